@@ -1,0 +1,92 @@
+"""The Aura flow: brief → script → narration and images per scene → timeline → segments → video."""
+
+from __future__ import annotations
+
+from prefect import flow, unmapped
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from providers.settings import get_settings
+from tasks.brief import validate_brief
+from tasks.compose import build_timeline, finish_video, render_segment
+from tasks.metrics import StageMeter
+from tasks.naming import default_output, job_key, run_folder, slug
+from tasks.schemas import Brief, Providers, RenderSpec, Video
+from tasks.script import write_script
+from tasks.timeline import segment_plan
+from tasks.visuals import generate_scene_image, image_requests
+from tasks.voice import synthesize_narration, voice_settings
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    brief = flow_run.parameters.get("brief") or {}
+    topic = brief.get("topic", "video") if isinstance(brief, dict) else getattr(brief, "topic", "video")
+    return f"{slug(topic, 32)}-{flow_run.id[:8]}"
+
+
+@flow(
+    name="make-video",
+    flow_run_name=_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers),
+    persist_result=True,
+    validate_parameters=True,
+)
+def make_video(
+    brief: Brief,
+    render: RenderSpec = RenderSpec(),  # noqa: B008 - frozen model, safe as a default
+    providers: Providers = Providers(),  # noqa: B008
+    out: str = "",
+) -> Video:
+    """Turn a brief into a narrated, captioned MP4 and return what was made."""
+    settings = get_settings()
+    job = job_key(brief.model_dump(mode="json"), render.model_dump(mode="json"), providers.model_dump())
+    run_dir = str(run_folder(settings.runs_dir, job))
+    out = out or str(default_output(settings.home.expanduser() / "videos", brief.topic, job))
+    meter = StageMeter()
+
+    meter.start("brief", "local", "validate_brief")
+    brief_state = validate_brief(brief, render, out, run_dir, return_state=True)
+    brief_state.result()
+    meter.finish("brief", [brief_state])
+
+    meter.start("script", providers.llm, "write_script")
+    script_state = write_script(brief, providers.llm, return_state=True)
+    script = script_state.result()
+    meter.finish("script", [script_state])
+
+    n = len(script.scenes)
+    width, height = render.frame_size(brief.aspect)
+    meter.start("voice", providers.tts, "synthesize_narration")
+    meter.start("visuals", providers.images, "generate_scene_image")
+    voice = synthesize_narration.map(
+        unmapped(run_dir), range(n), [s.narration for s in script.scenes], unmapped(providers.tts),
+        unmapped(voice_settings(brief)), total=unmapped(n),
+    )
+    images = generate_scene_image.map(
+        unmapped(run_dir), range(n), image_requests(script, brief, width, height, job), unmapped(providers.images),
+        total=unmapped(n),
+    )
+    wait(voice)
+    narrations = voice.result()
+    meter.finish("voice", [f.state for f in voice])
+    wait(images)
+    pictures = images.result()
+    meter.finish("visuals", [f.state for f in images])
+
+    meter.start("composition", providers.renderer, "build_timeline", "render_segment", "finish_video")
+    timeline = build_timeline(run_dir, narrations, pictures, render, brief.aspect)
+    plans = [segment_plan(timeline, i) for i in range(n)]
+    digests = [(s.image_digest, timeline.scenes[i - 1].image_digest if i else "") for i, s in enumerate(timeline.scenes)]
+    segments = render_segment.map(
+        unmapped(run_dir), range(n), plans, digests, unmapped(providers.renderer), total=unmapped(n)
+    )
+    wait(segments)
+    finished = finish_video(
+        run_dir, timeline, segments.result(), out, script.title, job, sum(x.duration for x in narrations),
+        return_state=True,
+    )
+    video = finished.result()
+    meter.finish("composition", [*(f.state for f in segments), finished])
+    return video.model_copy(update={"metrics": meter.results})

@@ -1,0 +1,1 @@
+"""Aura's stages as Prefect tasks, and the pure helpers they are built from."""

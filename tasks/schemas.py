@@ -1,0 +1,246 @@
+"""Aura's vocabulary: frozen pydantic models passed between the stages.
+
+`Brief` and `RenderSpec` are the flow's parameters, so every field has a title, a description and
+a default (except the topic) for the Prefect UI's run form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from providers.base import CaptionCue, WordTiming
+
+__all__ = [
+    "MIN_DURATION",
+    "MAX_DURATION",
+    "Aspect",
+    "Brief",
+    "CaptionCue",
+    "Density",
+    "Narration",
+    "Pacing",
+    "Preflight",
+    "Providers",
+    "RenderSpec",
+    "Scene",
+    "SceneImage",
+    "Script",
+    "StageMetrics",
+    "Timeline",
+    "TimelineScene",
+    "Video",
+    "WordTiming",
+]
+
+MIN_DURATION = 10.0
+MAX_DURATION = 1800.0
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Pacing(str, Enum):
+    """How fast the narration moves."""
+
+    chill = "chill"
+    conversational = "conversational"
+    fast = "fast"
+
+
+class Density(str, Enum):
+    """How much happens per minute: fewer, longer scenes or more, shorter ones."""
+
+    sparse = "sparse"
+    balanced = "balanced"
+    dense = "dense"
+
+
+class Aspect(str, Enum):
+    """Frame shape."""
+
+    landscape = "16:9"
+    portrait = "9:16"
+    square = "1:1"
+
+
+class Brief(_Frozen):
+    """What the video is about and for whom."""
+
+    topic: Annotated[str, Field(title="Topic", description="What the video explains, e.g. 'How honeybees communicate'.",
+                                min_length=1, max_length=500)]
+    audience: str = Field("a general audience", title="Audience", description="Who will watch it.", max_length=200)
+    goal: str = Field("", title="Goal", description="What viewers should be able to do or know afterwards.",
+                      max_length=300)
+    tone: str = Field("friendly", title="Tone", description="Voice of the narration, e.g. friendly, formal.",
+                      max_length=60)
+    language: str = Field("en", title="Language", description="Language code of the narration, e.g. en, de, fr.",
+                          pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    duration: float = Field(60.0, title="Target duration (s)", ge=MIN_DURATION, le=MAX_DURATION,
+                            description="Target length in seconds, 10 s to 30 min; the real length follows the speech.")
+    pacing: Pacing = Field(Pacing.conversational, title="Pacing", description="Speaking pace.")
+    density: Density = Field(Density.balanced, title="Density", description="Scenes per minute.")
+    aspect: Aspect = Field(Aspect.landscape, title="Aspect", description="16:9, 9:16 or 1:1.")
+    visual_style: str = Field("clean flat illustration", title="Visual style",
+                              description="Style words passed to the image provider.", max_length=200)
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_has_words(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("the topic is empty: say what the video is about")
+        return value
+
+
+class RenderSpec(_Frozen):
+    """How the video is encoded."""
+
+    resolution: Literal["720p", "1080p"] = Field("720p", title="Resolution",
+                                                 description="Frame size preset; the short side in pixels.")
+    fps: Literal[24, 25, 30, 60] = Field(30, title="Frames per second", description="24, 25, 30 or 60.")
+    quality: Literal["draft", "standard", "high"] = Field("standard", title="Quality",
+                                                          description="Encoder effort and bit rate.")
+    captions: bool = Field(True, title="Captions", description="Burn captions into the video.")
+    motion: bool = Field(True, title="Motion", description="Slow zoom on each image.")
+    crossfade: float = Field(0.5, title="Crossfade (s)", ge=0, le=2, description="Crossfade between scenes.")
+
+    def frame_size(self, aspect: Aspect) -> tuple[int, int]:
+        """Width and height for this resolution and aspect (even numbers, as H.264 needs)."""
+        short = 720 if self.resolution == "720p" else 1080
+        if aspect is Aspect.square:
+            return short, short
+        long = short * 16 // 9
+        return (long, short) if aspect is Aspect.landscape else (short, long)
+
+    def encoder_settings(self) -> tuple[str, int]:
+        """x264 preset and CRF for the quality level."""
+        return {"draft": ("ultrafast", 28), "standard": ("veryfast", 23), "high": ("medium", 20)}[self.quality]
+
+
+class Providers(_Frozen):
+    """Provider spec strings for one run; see `aura generate --help`."""
+
+    llm: str = Field("local", title="Script writer", description="e.g. local, openai:gpt-4o-mini, ollama:llama3.1")
+    tts: str = Field("local", title="Voice", description="e.g. local, espeak:en-us, elevenlabs:VOICE_ID")
+    images: str = Field("local", title="Images", description="e.g. local, diffusers:stabilityai/sdxl-turbo")
+    renderer: str = Field("ffmpeg", title="Renderer", description="ffmpeg (default) or moviepy")
+
+
+class Preflight(_Frozen):
+    """What the machine check found."""
+
+    ffmpeg: str
+    free_disk_gb: float
+    available_memory_mb: int
+
+
+class Scene(_Frozen):
+    """One scene of the script."""
+
+    title: str = Field(min_length=1, max_length=200)
+    narration: str = Field(min_length=1, max_length=5000)
+    visual_prompt: str = Field(min_length=1, max_length=1000)
+
+
+class Script(_Frozen):
+    """The script: a title and its scenes."""
+
+    title: str = Field(min_length=1, max_length=200)
+    scenes: tuple[Scene, ...] = Field(min_length=1)
+
+    @property
+    def word_count(self) -> int:
+        """Words of narration in the whole script."""
+        return sum(len(s.narration.split()) for s in self.scenes)
+
+
+class Narration(_Frozen):
+    """One scene's narration audio, its real duration and per-word timings."""
+
+    index: int = Field(ge=0)
+    audio: Path
+    duration: float = Field(gt=0)
+    words: tuple[WordTiming, ...]
+    digest: str
+    timings_estimated: bool = False
+    provider: str = "local"
+
+
+class SceneImage(_Frozen):
+    """One scene's image file."""
+
+    index: int = Field(ge=0)
+    path: Path
+    width: int
+    height: int
+    digest: str
+    provider: str = "local"
+    degraded: bool = False
+
+
+class TimelineScene(_Frozen):
+    """One scene placed on the video's clock."""
+
+    index: int
+    image: Path
+    image_digest: str
+    start: float
+    duration: float
+    zoom: tuple[float, float]
+    fade_in: float
+    captions: tuple[CaptionCue, ...]
+
+
+class Timeline(_Frozen):
+    """The whole video laid out: frame size, scenes, captions and the narration track."""
+
+    width: int
+    height: int
+    fps: int
+    audio: Path
+    audio_digest: str
+    duration: float
+    scenes: tuple[TimelineScene, ...]
+    captions: tuple[CaptionCue, ...]
+    show_captions: bool = True
+    motion: bool = True
+    preset: str = "veryfast"
+    crf: int = 23
+
+
+class StageMetrics(_Frozen):
+    """Figures for one stage of one run."""
+
+    seconds: float = 0.0
+    items_done: int = 0
+    items_failed: int = 0
+    retries: int = 0
+    peak_memory_mb: float = 0.0
+    provider: str = ""
+    cached: bool = False
+
+
+class Video(_Frozen):
+    """The finished video and how it was made."""
+
+    path: Path
+    srt: Path | None = None
+    duration: float
+    narration_duration: float
+    width: int
+    height: int
+    fps: float
+    video_codec: str
+    audio_codec: str
+    size_bytes: int
+    title: str
+    scenes: int
+    job_key: str
+    created_at: datetime
+    metrics: dict[str, StageMetrics] = Field(default_factory=dict)

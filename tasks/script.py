@@ -1,0 +1,139 @@
+"""Stage 2: the script. Planning, prompts, parsing and checks are pure; one task calls the writer."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from prefect import task
+from pydantic import ValidationError
+
+from providers.base import ScriptRequest
+from providers.errors import InvalidOutputError
+from providers.registry import resolve
+from tasks.caching import resumable
+from tasks.retry import retry_transient
+from tasks.schemas import Brief, Density, Pacing, Script
+
+__all__ = [
+    "WORDS_PER_MINUTE",
+    "build_request",
+    "clean_narration",
+    "parse_script",
+    "plan_scenes",
+    "script_problems",
+    "write_script",
+]
+
+WORDS_PER_MINUTE: dict[Pacing, int] = {Pacing.chill: 130, Pacing.conversational: 150, Pacing.fast: 175}
+SECONDS_PER_SCENE: dict[Density, float] = {Density.sparse: 12.0, Density.balanced: 7.5, Density.dense: 5.0}
+MAX_SCENES = 240
+
+_DIRECTIONS = re.compile(r"\[[^\]]*\]|\*\*?[^*]+\*\*?|\((?:pause|music|sfx|beat|laughs?|sighs?)[^)]*\)", re.I)
+_LABELS = re.compile(r"^\s*(?:scene|narrator|voice[- ]?over|vo)\s*\d*\s*[:.\-–]\s*", re.I)
+
+
+def plan_scenes(brief: Brief) -> tuple[int, int]:
+    """Scene count from duration and density, and words per scene at the pacing's speaking rate."""
+    scenes = max(1, min(MAX_SCENES, round(brief.duration / SECONDS_PER_SCENE[brief.density])))
+    words_total = brief.duration / 60 * WORDS_PER_MINUTE[brief.pacing]
+    return scenes, max(4, math.ceil(words_total / scenes))
+
+
+def script_schema() -> dict[str, Any]:
+    """The JSON schema a writer must fill: no defaults, every field required."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["title", "scenes"],
+        "properties": {
+            "title": {"type": "string"},
+            "scenes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["title", "narration", "visual_prompt"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "narration": {"type": "string"},
+                        "visual_prompt": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def build_request(brief: Brief, seed: int = 0) -> ScriptRequest:
+    """The prompts and plan for `brief`."""
+    scenes, words = plan_scenes(brief)
+    system = (
+        "You write narration scripts for short explainer videos. Write only the words the narrator says: "
+        "no stage directions, no brackets, no 'Scene 1:' labels, no word counts. "
+        "For every scene give a short title, the narration, and one concrete visual prompt describing a single image."
+    )
+    user = (
+        f"Topic: {brief.topic}\nAudience: {brief.audience}\n"
+        f"Goal: {brief.goal or 'understand the topic'}\nTone: {brief.tone}\nLanguage: {brief.language}\n"
+        f"Visual style: {brief.visual_style}\n"
+        f"Write exactly {scenes} scenes of about {words} words of narration each "
+        f"(about {scenes * words} words in all, {brief.duration:.0f} seconds spoken)."
+    )
+    return ScriptRequest(
+        system=system, user=user, json_schema=script_schema(), brief=brief.model_dump(mode="json"),
+        scene_count=scenes, words_per_scene=words, seed=seed,
+    )
+
+
+def clean_narration(text: str) -> str:
+    """Remove stage directions, bracketed notes and scene labels so that they are never spoken."""
+    text = _DIRECTIONS.sub(" ", text)
+    text = "\n".join(_LABELS.sub("", line) for line in text.splitlines())
+    return " ".join(text.split())
+
+
+def parse_script(data: dict[str, Any] | str) -> Script:
+    """Turn a writer's JSON (object or text) into a clean `Script`, or raise InvalidOutputError."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InvalidOutputError(f"the script is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidOutputError("the script must be a JSON object with 'title' and 'scenes'")
+    scenes = [
+        {**scene, "narration": clean_narration(str(scene.get("narration", "")))}
+        for scene in data.get("scenes", [])
+        if isinstance(scene, dict)
+    ]
+    try:
+        return Script.model_validate({"title": data.get("title"), "scenes": [s for s in scenes if s["narration"]]})
+    except ValidationError as exc:
+        raise InvalidOutputError(f"the script does not match the schema: {exc.errors()[0]['msg']}") from exc
+
+
+def script_problems(script: Script, brief: Brief) -> list[str]:
+    """What is wrong with `script` for `brief`: too few scenes, or a length far off the target."""
+    scenes, words = plan_scenes(brief)
+    target = scenes * words
+    problems = []
+    if len(script.scenes) < max(1, scenes // 2):
+        problems.append(f"only {len(script.scenes)} scenes; write {scenes}")
+    if not 0.5 * target <= script.word_count <= 1.5 * target:
+        problems.append(f"{script.word_count} words of narration; write about {target}")
+    return problems
+
+
+@task(name="write_script", cache_policy=resumable(), persist_result=True, retries=2,
+      retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
+def write_script(brief: Brief, llm: str) -> Script:
+    """Ask the script writer named by `llm` for a script and check it."""
+    response = resolve("llm", llm).write_script(build_request(brief))
+    script = parse_script(response.data)
+    problems = script_problems(script, brief)
+    if problems:
+        raise InvalidOutputError(f"the script from {llm} is unusable: {'; '.join(problems)}")
+    return script
