@@ -15,7 +15,7 @@ from providers.base import ScriptRequest, ScriptResponse
 
 __all__ = ["TemplateWriter"]
 
-_OPENING_TITLES = ["Why {topic} matters", "Meet {topic}", "{topic}, in plain words"]
+_OPENING_TITLES = ["{topic}", "{topic}, in plain words", "{topic}: the short version"]
 _MIDDLE_TITLES = [
     "The big picture", "How it works", "A closer look", "The key idea", "What changes everything",
     "A common mistake", "An everyday example", "What the evidence shows", "The surprising part",
@@ -58,6 +58,16 @@ _CLOSING = [
 ]
 
 
+_LOWER_FIRST = {"how", "why", "what", "when", "where", "who", "which", "the", "a", "an", "is", "are", "do",
+                "does", "can", "should", "making", "building", "using", "understanding", "learning"}
+
+
+def _in_sentence(topic: str) -> str:
+    """The topic as it reads mid-sentence: 'How bees fly' becomes 'how bees fly', names stay."""
+    first = topic.split(" ", 1)[0]
+    return topic[0].lower() + topic[1:] if first.lower() in _LOWER_FIRST else topic
+
+
 def _count(text: str) -> int:
     return len(text.split())
 
@@ -88,7 +98,8 @@ class TemplateWriter:
     def write_script(self, request: ScriptRequest) -> ScriptResponse:
         """Fill the script schema from the brief's topic, audience, goal and style."""
         brief = request.brief
-        topic = str(brief.get("topic", "this topic")).strip().rstrip(".?!")
+        headline = str(brief.get("topic", "this topic")).strip().rstrip(".?!")
+        topic = _in_sentence(headline)
         audience = str(brief.get("audience") or "curious viewers")
         goal = str(brief.get("goal") or f"understand {topic}").strip().rstrip(".")
         goal = goal[0].lower() + goal[1:] if goal else goal
@@ -106,7 +117,7 @@ class TemplateWriter:
                 title, bank = rng.choice(_CLOSING_TITLES), _CLOSING
             else:
                 title, bank = middles[(i - 1) % len(middles)], _MIDDLE
-            title = title.format(topic=topic)
+            title = title.format(topic=headline)
             title = title[0].upper() + title[1:]
             narration = _fill(
                 bank, request.words_per_scene, rng, topic=topic, audience=audience, goal=goal, title=title
@@ -114,5 +125,5 @@ class TemplateWriter:
             narration = narration[0].upper() + narration[1:]
             prompt = f"{title}: {topic}, for {audience}, {style}"
             scenes.append({"title": title, "narration": narration, "visual_prompt": prompt})
-        data = {"title": topic[0].upper() + topic[1:], "scenes": scenes}
+        data = {"title": headline[0].upper() + headline[1:], "scenes": scenes}
         return ScriptResponse(data=data, provider="local")

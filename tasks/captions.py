@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from tasks.schemas import CaptionCue, WordTiming
@@ -11,29 +12,44 @@ __all__ = ["cues_in_window", "phrase_cues", "to_srt", "to_vtt"]
 _BREAK_AFTER = (".", "!", "?", ";", ":", ",", "—", "。", "！", "？", "،", "؟")
 
 
+def _clauses(words: Sequence[WordTiming]) -> list[list[WordTiming]]:
+    clauses: list[list[WordTiming]] = [[]]
+    for word in words:
+        clauses[-1].append(word)
+        if word.word.endswith(_BREAK_AFTER):
+            clauses.append([])
+    return [c for c in clauses if c]
+
+
+def _balanced(clause: list[WordTiming], max_words: int, max_chars: int, max_seconds: float) -> list[list[WordTiming]]:
+    """Split a clause into the fewest near-equal chunks within the limits (no one-word orphans)."""
+    chars = len(" ".join(w.word for w in clause))
+    seconds = clause[-1].end - clause[0].start
+    parts = max(math.ceil(len(clause) / max_words), math.ceil(chars / max_chars), math.ceil(seconds / max_seconds), 1)
+    parts = min(parts, len(clause))
+    size = len(clause) / parts
+    return [clause[round(i * size):round((i + 1) * size)] for i in range(parts)]
+
+
 def phrase_cues(words: Sequence[WordTiming], offset: float = 0.0, max_words: int = 7,
                 max_chars: int = 42, max_seconds: float = 3.5) -> list[CaptionCue]:
-    """Group timed words into short phrases, breaking at punctuation and length limits.
+    """Group timed words into short phrases: clauses at punctuation, long clauses split evenly.
 
     Each cue is shown from its first word's start until the next cue starts (or its last word ends),
     so captions never flicker off between words of the same sentence.
     """
     groups: list[list[WordTiming]] = []
-    current: list[WordTiming] = []
-    for word in words:
-        text = " ".join(w.word for w in [*current, word])
-        too_long = current and (
-            len(current) >= max_words or len(text) > max_chars or word.end - current[0].start > max_seconds
-        )
-        if too_long:
-            groups.append(current)
-            current = []
-        current.append(word)
-        if word.word.endswith(_BREAK_AFTER) and len(current) >= 2:
-            groups.append(current)
-            current = []
-    if current:
-        groups.append(current)
+    pending: list[WordTiming] = []
+    clauses = _clauses(words)
+    for i, clause in enumerate(clauses):
+        # a very short clause ("Yes,") joins the next one rather than flashing by alone
+        if len(clause) <= 2 and not pending and i < len(clauses) - 1:
+            pending = clause
+            continue
+        groups += _balanced(pending + clause, max_words, max_chars, max_seconds)
+        pending = []
+    if pending:
+        groups.append(pending)
     cues: list[CaptionCue] = []
     for i, group in enumerate(groups):
         start = group[0].start

@@ -101,8 +101,9 @@ class Brief(_Frozen):
 class RenderSpec(_Frozen):
     """How the video is encoded."""
 
-    resolution: Literal["720p", "1080p"] = Field("720p", title="Resolution",
-                                                 description="Frame size preset; the short side in pixels.")
+    resolution: Literal["360p", "480p", "720p", "1080p", "2160p"] = Field(
+        "720p", title="Resolution", description="Frame size: the short side in pixels (360p for quick drafts)."
+    )
     fps: Literal[24, 25, 30, 60] = Field(30, title="Frames per second", description="24, 25, 30 or 60.")
     quality: Literal["draft", "standard", "high"] = Field("standard", title="Quality",
                                                           description="Encoder effort and bit rate.")
@@ -112,10 +113,10 @@ class RenderSpec(_Frozen):
 
     def frame_size(self, aspect: Aspect) -> tuple[int, int]:
         """Width and height for this resolution and aspect (even numbers, as H.264 needs)."""
-        short = 720 if self.resolution == "720p" else 1080
+        short = int(self.resolution.removesuffix("p"))
         if aspect is Aspect.square:
             return short, short
-        long = short * 16 // 9
+        long = round(short * 16 / 9 / 2) * 2
         return (long, short) if aspect is Aspect.landscape else (short, long)
 
     def encoder_settings(self) -> tuple[str, int]:

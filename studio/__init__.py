@@ -1,0 +1,1 @@
+"""Front doors: the CLI, the REST/SSE API and the web page."""

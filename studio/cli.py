@@ -1,0 +1,190 @@
+"""The `aura` command: generate a video from a brief, with live progress on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from studio.progress_view import ProgressView
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Aura: brief → narrated, captioned MP4.")
+err = Console(stderr=True)
+
+EXAMPLE_TOPIC = "How honeybees communicate"
+EXAMPLE_GOAL = "explain the waggle dance and how bees share where food is"
+
+# CLI option names for the model fields, so that errors name what the user typed
+_OPTION_FOR = {
+    "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience", "goal": "--goal",
+    "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
+    "visual_style": "--style", "resolution": "--resolution", "fps": "--fps", "quality": "--quality",
+}
+
+
+class UsageError(Exception):
+    """Bad input on the command line; the message says what to fix."""
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "input"
+    option = _OPTION_FOR.get(field, field)
+    value = first.get("input")
+    shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{option}: {message}{shown}"
+
+
+def _build(values: dict[str, Any]) -> tuple[Any, Any, Any, str]:
+    """Validate the options into (Brief, RenderSpec, Providers, output path) or raise UsageError."""
+    from tasks.brief import BriefError, check_output_path
+    from tasks.schemas import Brief, Providers, RenderSpec
+
+    try:
+        brief = Brief(**{k: v for k, v in values["brief"].items() if v is not None})
+        render = RenderSpec(**{k: v for k, v in values["render"].items() if v is not None})
+        providers = Providers(**{k: v for k, v in values["providers"].items() if v is not None})
+    except ValidationError as exc:
+        raise UsageError(_explain(exc)) from exc
+    out = ""
+    if values["out"] is not None:
+        try:
+            out = str(check_output_path(values["out"]))
+        except BriefError as exc:
+            raise UsageError(f"--out: {exc}") from exc
+    return brief, render, providers, out
+
+
+def _quiet_prefect() -> None:
+    """Keep Prefect's own log lines off the terminal; the progress view and errors say what matters."""
+    import logging
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.server"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _summary(video: Any) -> None:
+    err.print(f"[bold green]✓[/] {video.title}: {video.duration:.1f} s, {video.width}×{video.height}, "
+              f"{video.scenes} scenes, {video.size_bytes / 1e6:.1f} MB")
+    for stage, m in video.metrics.items():
+        note = " (cached)" if m.cached else ""
+        err.print(f"  {stage:<12} {m.seconds:7.2f} s  {m.items_done:>3} done  {m.provider}{note}")
+    err.print(f"  captions     {video.srt}")
+
+
+def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
+    try:
+        brief, render, providers, out = _build(values)
+    except UsageError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if not verbose:
+        _quiet_prefect()
+    from flows.make_video import make_video
+    from providers.errors import AuraError
+    from providers.process import kill_all_children
+
+    view = ProgressView(err, enabled=not verbose)
+    try:
+        with view:
+            video = make_video(brief=brief, render=render, providers=providers, out=out)
+    except KeyboardInterrupt:
+        kill_all_children()
+        err.print("cancelled: no video was written; run the same command again to resume")
+        raise typer.Exit(130) from None
+    except AuraError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(video.model_dump_json() + "\n")
+    else:
+        _summary(video)
+        print(video.path)
+
+
+@app.command()
+def generate(
+    topic: Annotated[str, typer.Argument(help="What the video is about, e.g. 'How honeybees communicate'.")],
+    duration: Annotated[float, typer.Option(help="Target length in seconds (10 to 1800).")] = 60.0,
+    aspect: Annotated[str, typer.Option(help="Frame shape: 16:9, 9:16 or 1:1.")] = "16:9",
+    out: Annotated[Path | None, typer.Option(help="Output .mp4 (default: under AURA_HOME/videos).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
+    audience: Annotated[str | None, typer.Option(help="Who will watch it.")] = None,
+    goal: Annotated[str | None, typer.Option(help="What viewers should know or do afterwards.")] = None,
+    tone: Annotated[str | None, typer.Option(help="Tone of the narration, e.g. friendly, formal.")] = None,
+    language: Annotated[str | None, typer.Option(help="Narration language code, e.g. en, de, fr.")] = None,
+    pacing: Annotated[str | None, typer.Option(help="chill, conversational or fast.")] = None,
+    density: Annotated[str | None, typer.Option(help="sparse, balanced or dense (scenes per minute).")] = None,
+    style: Annotated[str | None, typer.Option(help="Visual style words for the images.")] = None,
+    resolution: Annotated[str | None, typer.Option(help="720p or 1080p.")] = None,
+    fps: Annotated[int | None, typer.Option(help="24, 25, 30 or 60 frames per second.")] = None,
+    quality: Annotated[str | None, typer.Option(help="draft, standard or high.")] = None,
+    captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Burn in captions.")] = True,
+    motion: Annotated[bool, typer.Option("--motion/--no-motion", help="Slow zoom on each image.")] = True,
+    llm: Annotated[str | None, typer.Option(help="Script writer: local, openai:MODEL, ollama:MODEL.")] = None,
+    voice: Annotated[str | None, typer.Option(help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL.")] = None,
+    images: Annotated[str | None, typer.Option(help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL.")] = None,
+    renderer: Annotated[str | None, typer.Option(help="Renderer: ffmpeg (default) or moviepy.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs instead of progress bars.")] = False,
+) -> None:
+    """Render a narrated, captioned MP4 from a topic or a short brief."""
+    from providers.settings import get_settings
+
+    settings = get_settings()
+    values = {
+        "brief": {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
+                  "tone": tone, "language": language, "pacing": pacing, "density": density, "visual_style": style},
+        "render": {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion},
+        "providers": {"llm": llm or settings.llm, "tts": voice or settings.tts, "images": images or settings.images,
+                      "renderer": renderer or settings.renderer},
+        "out": out,
+    }
+    _run(values, as_json, verbose)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output .mp4.")] = Path("aura-demo.mp4"),
+    duration: Annotated[float, typer.Option(help="Target length in seconds.")] = 60.0,
+) -> None:
+    """Render the built-in example brief (60 s, 1280×720) fully offline."""
+    values = {
+        "brief": {"topic": EXAMPLE_TOPIC, "duration": duration, "audience": "curious teenagers", "goal": EXAMPLE_GOAL},
+        "render": {},
+        "providers": {},
+        "out": out,
+    }
+    _run(values, as_json=False, verbose=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the REST API (with live progress over SSE) and the web page."""
+    from studio.server import run_server
+
+    run_server(host=host, port=port)
+
+
+def main() -> None:
+    """Entry point of the `aura` command."""
+    # before Prefect is imported: its settings are read once, at import
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    if "-v" not in sys.argv and "--verbose" not in sys.argv:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    app()
+
+
+if __name__ == "__main__":
+    main()
