@@ -2,15 +2,18 @@
 
 Each child runs in its own process group. On timeout, stall, error, Ctrl-C or cancellation of the
 calling thread the whole group is killed, so no ffmpeg outlives the run that started it. Children
-still alive are also killed when the interpreter exits.
+still alive are also killed when the interpreter exits, and, on Linux, by the kernel when the
+thread that started them dies (even by SIGKILL).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +37,15 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    # If the parent is SIGKILLed it cannot clean up; the kernel then kills ffmpeg for us (Linux).
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -69,7 +81,8 @@ def run_ffmpeg(
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1",
            *map(str, args)]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, start_new_session=True
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks or Python objects
     )
     with _live_lock:
         _live.add(proc)

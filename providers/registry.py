@@ -17,14 +17,21 @@ __all__ = ["CAPABILITIES", "known_vendors", "parse_spec", "resolve"]
 CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
     "llm": {
         "local": ("providers.template_writer:TemplateWriter", ""),
+        "openai": ("providers.openai_llm:OpenAIWriter", "openai"),
+        "ollama": ("providers.openai_compat:OllamaWriter", "openai"),
+        "openai-compat": ("providers.openai_compat:CompatibleWriter", "openai"),
     },
     "tts": {
         "local": ("providers.espeak:EspeakVoice", ""),
         "espeak": ("providers.espeak:EspeakVoice", ""),
+        "elevenlabs": ("providers.elevenlabs_tts:ElevenLabsVoice", "elevenlabs"),
+        "openai": ("providers.openai_tts:OpenAIVoice", "openai"),
     },
     "images": {
         "local": ("providers.cards:CardPainter", ""),
         "cards": ("providers.cards:CardPainter", ""),
+        "diffusers": ("providers.diffusers_images:DiffusersImages", "diffusers"),
+        "openai": ("providers.openai_images:OpenAIImages", "openai"),
     },
     "renderer": {
         "ffmpeg": ("providers.ffmpeg:FFmpegRenderer", ""),

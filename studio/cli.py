@@ -40,12 +40,14 @@ def _explain(exc: ValidationError) -> str:
     value = first.get("input")
     shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
     message = first["msg"].removeprefix("Value error, ")
+    if field == "topic" and first["type"] == "string_too_short":
+        message, shown = "the topic is empty: say what the video is about", ""
     return f"{option}: {message}{shown}"
 
 
 def _build(values: dict[str, Any]) -> tuple[Any, Any, Any, str]:
     """Validate the options into (Brief, RenderSpec, Providers, output path) or raise UsageError."""
-    from tasks.brief import BriefError, check_output_path
+    from tasks.preflight import BriefError, check_output_path
     from tasks.schemas import Brief, Providers, RenderSpec
 
     try:
@@ -84,7 +86,7 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     try:
         brief, render, providers, out = _build(values)
     except UsageError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not verbose:
         _quiet_prefect()
@@ -98,10 +100,10 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
             video = make_video(brief=brief, render=render, providers=providers, out=out)
     except KeyboardInterrupt:
         kill_all_children()
-        err.print("cancelled: no video was written; run the same command again to resume")
+        err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
         raise typer.Exit(130) from None
     except AuraError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(video.model_dump_json() + "\n")

@@ -88,6 +88,10 @@ class Brief(_Frozen):
     aspect: Aspect = Field(Aspect.landscape, title="Aspect", description="16:9, 9:16 or 1:1.")
     visual_style: str = Field("clean flat illustration", title="Visual style",
                               description="Style words passed to the image provider.", max_length=200)
+    references: tuple[Annotated[str, Field(max_length=500_000)], ...] = Field(
+        (), title="Reference material", max_length=20,
+        description="A few documents as plain text (pages or files you fetched); the most relevant passages "
+                    "go into the script prompt.")
 
     @field_validator("topic")
     @classmethod
@@ -154,6 +158,8 @@ class Script(_Frozen):
 
     title: str = Field(min_length=1, max_length=200)
     scenes: tuple[Scene, ...] = Field(min_length=1)
+    prompt_tokens: int = Field(0, ge=0, description="Prompt tokens the LLM reported for this script.")
+    completion_tokens: int = Field(0, ge=0, description="Completion tokens the LLM reported for this script.")
 
     @property
     def word_count(self) -> int:
@@ -245,3 +251,5 @@ class Video(_Frozen):
     job_key: str
     created_at: datetime
     metrics: dict[str, StageMetrics] = Field(default_factory=dict)
+    estimated_cost_usd: float | None = None
+    cost_usd: float | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from prefect import task
@@ -13,6 +14,8 @@ from pydantic import ValidationError
 from providers.base import ScriptRequest
 from providers.errors import InvalidOutputError
 from providers.registry import resolve
+from providers.retrieval import reference_block
+from providers.settings import get_settings
 from tasks.caching import resumable
 from tasks.retry import retry_transient
 from tasks.schemas import Brief, Density, Pacing, Script
@@ -67,8 +70,8 @@ def script_schema() -> dict[str, Any]:
     }
 
 
-def build_request(brief: Brief, seed: int = 0) -> ScriptRequest:
-    """The prompts and plan for `brief`."""
+def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> ScriptRequest:
+    """The prompts and plan for `brief`; `problems` are those of a rejected first script, fed back."""
     scenes, words = plan_scenes(brief)
     system = (
         "You write narration scripts for short explainer videos. Write only the words the narrator says: "
@@ -82,9 +85,18 @@ def build_request(brief: Brief, seed: int = 0) -> ScriptRequest:
         f"Write exactly {scenes} scenes of about {words} words of narration each "
         f"(about {scenes * words} words in all, {brief.duration:.0f} seconds spoken)."
     )
+    references = reference_block(brief.references, f"{brief.topic} {brief.goal}", get_settings().reference_words)
+    if references:
+        user = f"{references}\n\n{user}"
+    if problems:
+        user += (
+            "\n\nA first script for this brief was rejected: " + "; ".join(problems) + ". Write the whole script "
+            f"again and fix this: exactly {scenes} scenes, each with about {words} words of narration."
+        )
     return ScriptRequest(
-        system=system, user=user, json_schema=script_schema(), brief=brief.model_dump(mode="json"),
-        scene_count=scenes, words_per_scene=words, seed=seed,
+        system=system, user=user, json_schema=script_schema(),
+        brief=brief.model_dump(mode="json", exclude={"references"}), scene_count=scenes, words_per_scene=words,
+        seed=seed,
     )
 
 
@@ -130,10 +142,19 @@ def script_problems(script: Script, brief: Brief) -> list[str]:
 @task(name="write_script", cache_policy=resumable(), persist_result=True, retries=2,
       retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str) -> Script:
-    """Ask the script writer named by `llm` for a script and check it."""
-    response = resolve("llm", llm).write_script(build_request(brief))
-    script = parse_script(response.data)
-    problems = script_problems(script, brief)
-    if problems:
-        raise InvalidOutputError(f"the script from {llm} is unusable: {'; '.join(problems)}")
-    return script
+    """Ask the script writer named by `llm` for a script and check it; one retry with the problems fed back."""
+    writer = resolve("llm", llm)
+    problems: list[str] = []
+    tokens = [0, 0]
+    for _attempt in range(2):
+        response = writer.write_script(build_request(brief, problems=problems))
+        tokens = [tokens[0] + response.prompt_tokens, tokens[1] + response.completion_tokens]
+        try:
+            script = parse_script(response.data)
+        except InvalidOutputError as exc:
+            problems = [str(exc)]
+            continue
+        problems = script_problems(script, brief)
+        if not problems:
+            return script.model_copy(update={"prompt_tokens": tokens[0], "completion_tokens": tokens[1]})
+    raise InvalidOutputError(f"the script from {llm} is unusable after a retry: {'; '.join(problems)}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 # before Prefect is imported anywhere: keep its files and database inside the test session
-_SESSION = Path(os.environ.setdefault("AURA_TEST_ROOT", f"/tmp/aura-tests-{os.getpid()}"))
+_SESSION = Path(os.environ.get("AURA_TEST_ROOT") or tempfile.mkdtemp(prefix="aura-tests-"))
+(_SESSION / "prefect").mkdir(parents=True, exist_ok=True)
 os.environ["PREFECT_HOME"] = str(_SESSION / "prefect")
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_SESSION / "prefect" / "storage")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -28,7 +30,7 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def aura_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def aura_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh AURA_HOME for one test."""
     from providers.settings import get_settings
 

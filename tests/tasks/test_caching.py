@@ -1,0 +1,86 @@
+"""The resume pitfalls from DESIGN.md, each tested against real Prefect caching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import INPUTS
+from prefect.utilities.hashing import hash_objects
+
+from providers.base import ImageRequest, SegmentPlan, VoiceSettings
+from tasks.caching import resumable, stamp_path
+from tasks.compose import segment_path
+from tasks.schemas import Brief, Providers, RenderSpec
+
+RUNS: list[str] = []
+
+
+def _out(inputs: dict) -> list[Path]:
+    return [Path(inputs["folder"]) / f"{inputs['name']}.txt"]
+
+
+@task(cache_policy=resumable(_out), persist_result=True)
+def write_file(folder: str, name: str, text: str) -> Path:
+    RUNS.append(name)
+    path = Path(folder) / f"{name}.txt"
+    path.write_text(text)
+    return path
+
+
+@flow
+def two_writes(folder: str, text: str) -> list[Path]:
+    return [write_file(folder, "a", text), write_file(folder, "b", text)]
+
+
+def test_new_run_resumes_from_cache(tmp_path: Path) -> None:
+    """No RUN_ID in the policy: a second flow run (new run id) is served from the first's results."""
+    RUNS.clear()
+    two_writes(str(tmp_path), "hello")
+    two_writes(str(tmp_path), "hello")
+    assert RUNS == ["a", "b"]
+
+
+def test_deleted_output_is_recomputed_not_returned(tmp_path: Path) -> None:
+    RUNS.clear()
+    two_writes(str(tmp_path), "x")
+    (tmp_path / "b.txt").unlink()
+    paths = two_writes(str(tmp_path), "x")
+    assert RUNS == ["a", "b", "b"]
+    assert all(p.is_file() for p in paths)
+    # and once recomputed, it is cached again
+    two_writes(str(tmp_path), "x")
+    assert RUNS == ["a", "b", "b"]
+
+
+def test_stamp_is_kept_beside_the_output(tmp_path: Path) -> None:
+    two_writes(str(tmp_path), "y")
+    assert stamp_path(tmp_path / "a.txt").is_file()
+
+
+def test_job_key_separates_identical_scene_text(tmp_path: Path) -> None:
+    """Two jobs with the same scene text write to different run folders, so they never share entries."""
+    RUNS.clear()
+    for job in ("job1", "job2"):
+        (tmp_path / job).mkdir()
+        two_writes(str(tmp_path / job), "same")
+    assert RUNS == ["a", "b", "a", "b"]
+
+
+def test_path_inputs_hash_by_name_so_digests_are_part_of_segment_keys(tmp_path: Path) -> None:
+    """An edited image at the same path must give a new segment: the digest, not the path, decides."""
+    image = tmp_path / "scene.png"
+    plan = SegmentPlan(image=image, duration=1.0, width=64, height=36, fps=24)
+    assert hash_objects(plan) == hash_objects(SegmentPlan(image=image, duration=1.0, width=64, height=36, fps=24))
+    before = segment_path(str(tmp_path), 0, plan, ("digest-1", ""), "ffmpeg")
+    after = segment_path(str(tmp_path), 0, plan, ("digest-2", ""), "ffmpeg")
+    assert before != after
+
+
+def test_task_inputs_are_hashable_values() -> None:
+    """Clients, locks or models as inputs would silently disable caching: ours are all plain values."""
+    inputs = {
+        "brief": Brief(topic="x"), "render": RenderSpec(), "providers": Providers(), "voice": VoiceSettings(),
+        "request": ImageRequest(prompt="p", title="t", width=64, height=64), "run_dir": "/tmp/run", "index": 3,
+    }
+    assert INPUTS.compute_key(task_ctx=None, inputs=inputs, flow_parameters={}) is not None  # type: ignore[arg-type]
