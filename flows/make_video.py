@@ -7,6 +7,7 @@ from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from providers.settings import get_settings
+from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
 from tasks.compose import build_timeline, finish_video, render_segment
 from tasks.metrics import StageMeter
@@ -39,7 +40,15 @@ def make_video(
     providers: Providers = Providers(),  # noqa: B008
     out: str = "",
 ) -> Video:
-    """Turn a brief into a narrated, captioned MP4 and return what was made."""
+    """Turn a brief into a narrated, captioned MP4 and return what was made.
+
+    Args:
+        brief: What the video is about and for whom; only the topic is required.
+        render: How the video is encoded: resolution, frame rate, quality, captions, motion.
+        providers: Which script writer, voice, image generator and renderer to use; `local` needs no key.
+        out: Where the MP4 goes on the worker; empty puts it under AURA_HOME/videos.
+    """
+    tracker = RunTracker.start()  # progress artifact, stage events and log correlation id for this run
     settings = get_settings()
     job = job_key(brief.model_dump(mode="json"), render.model_dump(mode="json"), providers.model_dump())
     run_dir = str(run_folder(settings.runs_dir, job))
@@ -89,4 +98,5 @@ def make_video(
     )
     video = finished.result()
     meter.finish("composition", [*(f.state for f in segments), finished])
+    tracker.publish(video, script, pictures, providers, meter.results)
     return video.model_copy(update={"metrics": meter.results})

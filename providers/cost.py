@@ -85,18 +85,18 @@ def price_for(spec: str, prices: Mapping[str, Price] | None = None) -> Price | N
     return None
 
 
-def _llm(spec: str, prompt_tokens: float, completion_tokens: float, prices: Mapping[str, Price] | None) -> CostLine:
+def _llm(spec: str, prompt: float, completion: float, prices: Mapping[str, Price] | None) -> CostLine:
     price = price_for(spec, prices)
-    usd = (prompt_tokens * price.input_per_1k + completion_tokens * price.output_per_1k) / 1000 if price else 0.0
-    return CostLine(capability="llm", spec=spec, quantity=round(prompt_tokens + completion_tokens), unit="tokens",
+    usd = (prompt * price.input_per_1k + completion * price.output_per_1k) / 1000 if price else 0.0
+    return CostLine(capability="llm", spec=spec, quantity=round(prompt + completion), unit="tokens",
                     usd=round(usd, 6), priced=price is not None)
 
 
 def _tts(spec: str, characters: float, prices: Mapping[str, Price] | None) -> CostLine:
     price = price_for(spec, prices)
     usd = characters * price.per_1k_chars / 1000 if price else 0.0
-    return CostLine(capability="tts", spec=spec, quantity=round(characters), unit="characters", usd=round(usd, 6),
-                    priced=price is not None)
+    return CostLine(capability="tts", spec=spec, quantity=round(characters), unit="characters",
+                    usd=round(usd, 6), priced=price is not None)
 
 
 def _images(spec: str, count: int, prices: Mapping[str, Price] | None) -> CostLine:
@@ -123,8 +123,8 @@ def estimate_cost(scene_count: int, words_per_scene: int, *, llm: str, tts: str,
     ))
 
 
-def actual_cost(*, llm: str, tts: str, images: str, prompt_tokens: int, completion_tokens: int, characters: int,
-                images_made: int, prices: Mapping[str, Price] | None = None) -> Cost:
+def actual_cost(*, llm: str, tts: str, images: str, prompt_tokens: int, completion_tokens: int,
+                characters: int, images_made: int, prices: Mapping[str, Price] | None = None) -> Cost:
     """The cost of what a run used: tokens reported by the LLM, characters spoken, images made."""
     return Cost(estimated=False, lines=(
         _llm(llm, prompt_tokens, completion_tokens, prices),

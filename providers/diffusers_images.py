@@ -70,7 +70,8 @@ def detect_family(class_name: str, model: str) -> Family:
     """The family of a pipeline from its class name (model_index.json) and the model's name."""
     name = model.lower()
     if not class_name:  # not known before a download: guess from the name
-        class_name = "Flux" if "flux" in name else "XL" if "xl" in name else "StableDiffusion3" if "-3" in name else ""
+        hints = {"flux": "Flux", "xl": "XL", "diffusion-3": "StableDiffusion3"}
+        class_name = next((cls for word, cls in hints.items() if word in name), "")
     if "Flux" in class_name:
         return FAMILIES["flux-schnell" if "schnell" in name else "flux-dev"]
     if "XL" in class_name:
@@ -98,7 +99,8 @@ def cover(img: Image.Image, width: int, height: int) -> Image.Image:
     scale = max(width / src_w, height / src_h)
     crop_w, crop_h = min(src_w, round(width / scale)), min(src_h, round(height / scale))
     left, top = (src_w - crop_w) // 2, (src_h - crop_h) // 2
-    return img.crop((left, top, left + crop_w, top + crop_h)).resize((width, height), Image.Resampling.LANCZOS)
+    box = (left, top, left + crop_w, top + crop_h)
+    return img.crop(box).resize((width, height), Image.Resampling.LANCZOS)
 
 
 def _how_to_get(model: str) -> str:
@@ -130,7 +132,8 @@ def locate(model: str, allow_download: bool) -> tuple[str, str]:
         return model, str(json.loads(Path(cached).read_text()).get("_class_name", ""))
     if allow_download:
         return model, ""
-    raise ConfigurationError(f"the diffusers model {model!r} is not in the Hugging Face cache: {_how_to_get(model)}")
+    raise ConfigurationError(f"the diffusers model {model!r} is not in the Hugging Face cache: "
+                             f"{_how_to_get(model)}")
 
 
 def _pick_device(setting: str, require_gpu: bool) -> str:
@@ -282,14 +285,15 @@ def _load(model: str, settings: Settings) -> _Loaded:
             except ValueError:  # a pipeline AutoPipeline does not map: load the class named in the index
                 pipe = DiffusionPipeline.from_pretrained(source, **options)
         except OSError as exc:
-            raise ConfigurationError(f"cannot load the diffusers model {model!r}: {_how_to_get(model)}") from exc
+            message = f"cannot load the diffusers model {model!r}: {_how_to_get(model)}"
+            raise ConfigurationError(message) from exc
         pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         family = detect_family(type(pipe).__name__, model)
         log.info("loaded %s (%s, %s) on %s in %.1f s", model, type(pipe).__name__, dtype, device,
                  time.perf_counter() - started)
         loaded = _Loaded(pipe=pipe, family=family, device=device)
-        batch = settings.diffusers_batch if settings.diffusers_batch is not None else device.startswith("cuda")
+        batch = device.startswith("cuda") if settings.diffusers_batch is None else settings.diffusers_batch
         loaded.batcher = _Batcher(
             lambda jobs: _call(loaded, jobs), settings.diffusers_max_batch if batch else 1,
             settings.diffusers_batch_window_ms / 1000, Path(source).name,
@@ -327,13 +331,13 @@ class DiffusersImages:
 
     def generate(self, request: ImageRequest, out_path: Path) -> Path:
         """Make the image for `request` (seeded by `request.seed`) and write it as a PNG at `out_path`."""
-        family = self.loaded.family
-        width, height = generation_size(request.width, request.height, self.settings.diffusers_size or family.side,
+        family, settings = self.loaded.family, self.settings
+        width, height = generation_size(request.width, request.height, settings.diffusers_size or family.side,
                                         family.multiple)
         job = _Job(
             prompt=request.prompt, seed=request.seed, width=width, height=height,
-            steps=self.settings.diffusers_steps or family.steps,
-            guidance=family.guidance if self.settings.diffusers_guidance is None else self.settings.diffusers_guidance,
+            steps=settings.diffusers_steps or family.steps,
+            guidance=family.guidance if settings.diffusers_guidance is None else settings.diffusers_guidance,
         )
         assert self.loaded.batcher is not None
         image = self.loaded.batcher.submit(job)

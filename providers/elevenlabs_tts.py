@@ -26,7 +26,7 @@ from providers.files import atomic_path
 from providers.media import audio_duration
 from providers.secrets import get_secret
 from providers.settings import get_settings
-from providers.vendor_errors import from_elevenlabs
+from providers.vendor_errors import cause, from_elevenlabs
 
 __all__ = ["ElevenLabsVoice", "words_from_alignment"]
 
@@ -71,8 +71,8 @@ class ElevenLabsVoice:
             self.model_id, self.voice_id = settings.elevenlabs_model, model or settings.elevenlabs_voice
         self.output_format = settings.elevenlabs_output_format
         self.max_retries = settings.vendor_max_retries
-        self._key = api_key or get_secret(settings.elevenlabs_api_key, "ELEVENLABS_API_KEY", "elevenlabs-api-key",
-                                          "the ElevenLabs API key")
+        self._key = api_key or get_secret(settings.elevenlabs_api_key, "ELEVENLABS_API_KEY",
+                                          "elevenlabs-api-key", "the ElevenLabs API key")
         client_options: dict[str, Any] = {"timeout": settings.tts_timeout}
         if base_url or settings.elevenlabs_base_url:
             client_options["base_url"] = (base_url or settings.elevenlabs_base_url or "").rstrip("/")
@@ -94,7 +94,8 @@ class ElevenLabsVoice:
                 request_options={"max_retries": self.max_retries}, **options,
             )
         except (ApiError, ParsingError, httpx.HTTPError) as exc:
-            raise from_elevenlabs(exc, secrets=(self._key,)) from exc
+            error = from_elevenlabs(exc, secrets=(self._key,))
+            raise error from cause(error, exc)
         try:
             audio = base64.b64decode(result.audio_base_64, validate=True)
         except (binascii.Error, TypeError, ValueError, AttributeError) as exc:

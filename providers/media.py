@@ -8,11 +8,13 @@ from pathlib import Path
 import av
 from pydantic import BaseModel, ConfigDict
 
+from providers.base import SegmentPlan
 from providers.errors import MediaError
 from providers.files import atomic_path
 from providers.process import run_ffmpeg
 
-__all__ = ["MediaInfo", "audio_duration", "concat_audio", "join_and_mux", "probe"]
+__all__ = ["MediaInfo", "VideoPackets", "audio_duration", "check_segment", "concat_audio", "join_and_mux", "probe",
+           "segment_frames", "video_packets"]
 
 
 class MediaInfo(BaseModel):
@@ -93,28 +95,122 @@ def concat_audio(paths: Sequence[Path], out_path: Path, *, sample_rate: int = 48
     return out_path
 
 
+class VideoPackets(BaseModel):
+    """The video packets of a file, read without decoding: display times, decoding times, key frames."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pts: tuple[float, ...]  # seconds, in decoding order
+    dts: tuple[float, ...]  # seconds, in decoding order
+    keyframe: tuple[bool, ...]
+
+    @property
+    def count(self) -> int:
+        """Number of frames."""
+        return len(self.pts)
+
+    def key_frame_indices(self, fps: float) -> list[int]:
+        """Display-order frame numbers of the key frames."""
+        first = min(self.pts) if self.pts else 0.0
+        return sorted(round((p - first) * fps) for p, k in zip(self.pts, self.keyframe, strict=True) if k)
+
+
+def video_packets(path: Path) -> VideoPackets:
+    """Demux (not decode) the first video stream of `path`."""
+    pts: list[float] = []
+    dts: list[float] = []
+    keys: list[bool] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = float(stream.time_base or 0)
+            for packet in container.demux(stream):
+                if not packet.size or packet.pts is None:
+                    continue
+                pts.append(packet.pts * tb)
+                dts.append((packet.dts if packet.dts is not None else packet.pts) * tb)
+                keys.append(bool(packet.is_keyframe))
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise MediaError(f"cannot read the video of {Path(path).name}: {exc}") from exc
+    return VideoPackets(pts=tuple(pts), dts=tuple(dts), keyframe=tuple(keys))
+
+
+def _cut(segment: Path, keep: int, fps: int) -> str:
+    """Concat-list directives that keep the first `keep` frames of `segment` (dropping at most the last one).
+
+    Segments end on a forced key frame that is also last in decoding order, so stopping the demuxer
+    before that packet drops exactly that frame and leaves a decodable stream; `duration` makes the
+    next segment start right after the kept frames.
+    """
+    packets = video_packets(segment)
+    if keep == packets.count:
+        return f"duration {keep / fps:.9f}\n"
+    if keep != packets.count - 1:
+        raise MediaError(f"{segment.name} has {packets.count} frames; cannot keep {keep} without re-encoding")
+    order = sorted(packets.dts)
+    last_pts = max(packets.pts)
+    final = packets.dts[packets.pts.index(last_pts)]
+    if final != order[-1] or not packets.keyframe[packets.pts.index(last_pts)]:
+        raise MediaError(f"{segment.name} does not end on a key frame that decodes last; it cannot be cut")
+    outpoint = (order[-2] + order[-1]) / 2
+    return f"outpoint {outpoint:.9f}\nduration {keep / fps:.9f}\n"
+
+
 def join_and_mux(
     segments: Sequence[Path],
     audio: Path,
     out_path: Path,
     *,
+    keep: Sequence[int] | None = None,
+    fps: int | None = None,
+    audio_filter: str = "",
     audio_bitrate: str = "192k",
     timeout: float = 600,
 ) -> Path:
-    """Join video segments without re-encoding, add the audio as AAC, and write `out_path` atomically."""
+    """Join video segments without re-encoding, add the audio as AAC, and write `out_path` atomically.
+
+    With `keep` (frames per segment) and `fps`, each segment is cut to that many frames on the way.
+    """
     if not segments:
         raise MediaError("no video segments to join")
+    if keep is not None and (fps is None or len(keep) != len(segments)):
+        raise MediaError("join_and_mux needs one frame count per segment and the frame rate")
     list_file = out_path.with_name(f".{out_path.stem}.segments.txt")
     list_file.parent.mkdir(parents=True, exist_ok=True)
-    list_file.write_text("".join(f"file '{Path(s).resolve().as_posix()}'\n" for s in segments))
+    lines = []
+    for i, s in enumerate(segments):
+        lines.append(f"file '{Path(s).resolve().as_posix()}'\n")
+        if keep is not None and fps is not None:
+            lines.append(_cut(Path(s), keep[i], fps))
+    list_file.write_text("".join(lines))
+    audio_args = ["-af", audio_filter] if audio_filter else []
     try:
         with atomic_path(out_path) as tmp:
             run_ffmpeg(
                 ["-f", "concat", "-safe", "0", "-i", list_file, "-i", audio,
-                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audio_bitrate,
+                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *audio_args, "-c:a", "aac", "-b:a", audio_bitrate,
                  "-movflags", "+faststart", tmp],
                 timeout=timeout,
             )
     finally:
         list_file.unlink(missing_ok=True)
     return out_path
+
+
+def segment_frames(plan: SegmentPlan) -> int:
+    """Frames in `plan`'s segment: its duration on whole frames."""
+    return max(1, round(plan.duration * plan.fps))
+
+
+def check_segment(path: Path, plan: SegmentPlan) -> None:
+    """Raise MediaError unless the segment at `path` has the plan's frames and size and ends on a key frame."""
+    info = probe(path)
+    if (info.width, info.height) != (plan.width, plan.height):
+        raise MediaError(f"segment {Path(path).name} is {info.width}x{info.height}, expected {plan.width}x{plan.height}")
+    packets = video_packets(path)
+    frames = segment_frames(plan)
+    if packets.count != frames:
+        raise MediaError(f"segment {Path(path).name} has {packets.count} frames, expected {frames}")
+    keys = packets.key_frame_indices(plan.fps)
+    if not keys or keys[0] != 0 or (frames > 1 and keys[-1] != frames - 1):
+        raise MediaError(f"segment {Path(path).name} must start and end on key frames (key frames at {keys[:4]})")

@@ -23,7 +23,8 @@ class OllamaWriter(OpenAIWriter):
         options.setdefault("base_url", settings.ollama_base_url)
         options.setdefault("api_key", "ollama")
         options.setdefault("timeout", settings.local_llm_timeout)
-        super().__init__(model=model or "llama3.1", vendor="Ollama", key_variable="", name="ollama", **options)
+        super().__init__(model=model or "llama3.1", vendor="Ollama", key_variable="", name="ollama",
+                         **options)
 
 
 class CompatibleWriter(OpenAIWriter):

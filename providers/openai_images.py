@@ -21,7 +21,7 @@ from providers.errors import InvalidOutputError
 from providers.files import atomic_path
 from providers.secrets import get_secret
 from providers.settings import get_settings
-from providers.vendor_errors import from_openai
+from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIImages", "closest_size", "cover"]
 
@@ -54,13 +54,15 @@ def cover(img: Image.Image, width: int, height: int) -> Image.Image:
     scale = max(width / src_w, height / src_h)
     crop_w, crop_h = min(src_w, round(width / scale)), min(src_h, round(height / scale))
     left, top = (src_w - crop_w) // 2, (src_h - crop_h) // 2
-    return img.crop((left, top, left + crop_w, top + crop_h)).resize((width, height), Image.Resampling.LANCZOS)
+    box = (left, top, left + crop_w, top + crop_h)
+    return img.crop(box).resize((width, height), Image.Resampling.LANCZOS)
 
 
 class OpenAIImages:
     """Image provider `openai:<image-model>` (gpt-image-1, dall-e-3, ...)."""
 
-    def __init__(self, model: str = "", *, base_url: str | None = None, api_key: str | None = None, **_: Any) -> None:
+    def __init__(self, model: str = "", *, base_url: str | None = None, api_key: str | None = None,
+                 **_: Any) -> None:
         settings = get_settings()
         self.model = model or DEFAULT_MODEL
         self.quality = settings.openai_image_quality
@@ -79,9 +81,10 @@ class OpenAIImages:
         try:
             response = self.client.images.generate(model=self.model, prompt=request.prompt, **options)
         except openai.OpenAIError as exc:
-            raise from_openai(exc, secrets=(self._key,)) from exc
+            error = from_openai(exc, secrets=(self._key,))
+            raise error from cause(error, exc)
         except ValueError as exc:  # the body was not JSON
-            raise InvalidOutputError("OpenAI answered the image request with a body that is not JSON") from exc
+            raise InvalidOutputError("OpenAI answered the image request with a non-JSON body") from exc
         data = getattr(response, "data", None)
         b64 = getattr(data[0], "b64_json", None) if isinstance(data, list) and data else None
         if not b64:

@@ -22,7 +22,7 @@ from providers.base import ScriptRequest, ScriptResponse
 from providers.errors import BadRequestError, ContentRejectedError, InvalidOutputError
 from providers.secrets import get_secret
 from providers.settings import get_settings
-from providers.vendor_errors import from_openai
+from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIWriter", "extract_json"]
 
@@ -67,7 +67,8 @@ class OpenAIWriter:
         self.base_url = base_url or settings.openai_base_url
         hosted = self.base_url is None or "api.openai.com" in self.base_url
         if api_key is None and (hosted or settings.openai_api_key is not None):
-            api_key = get_secret(settings.openai_api_key, "OPENAI_API_KEY", "openai-api-key", "the OpenAI API key")
+            api_key = get_secret(settings.openai_api_key, "OPENAI_API_KEY", "openai-api-key",
+                                 "the OpenAI API key")
         self._key = api_key or "not-needed"  # local servers behind OPENAI_BASE_URL usually take any key
         self.structured = settings.llm_structured if structured is None else structured
         self.max_tokens = settings.llm_max_tokens
@@ -123,8 +124,8 @@ class OpenAIWriter:
             repair = [
                 *messages,
                 {"role": "assistant", "content": text},
-                {"role": "user", "content": f"That was not a valid JSON object ({exc}). Reply again with only "
-                                            "the corrected JSON object that matches the schema, nothing else."},
+                {"role": "user", "content": f"That was not a valid JSON object ({exc}). Reply again with "
+                                            "only the corrected JSON object that matches the schema."},
             ]
             fixed = self._complete(repair, usage, request if self._use_structured() else None)
             try:
@@ -136,7 +137,8 @@ class OpenAIWriter:
         return ScriptResponse(data=data, prompt_tokens=usage[0], completion_tokens=usage[1],
                               provider=f"{self.name}:{self.model}")
 
-    def _complete(self, messages: list[dict[str, str]], usage: list[int], structured: ScriptRequest | None) -> str:
+    def _complete(self, messages: list[dict[str, str]], usage: list[int],
+                  structured: ScriptRequest | None) -> str:
         """One chat completion; the answer's text, with its token usage added to `usage`."""
         options: dict[str, Any] = {}
         if structured is not None:
@@ -151,7 +153,8 @@ class OpenAIWriter:
                 model=self.model, messages=messages, **options  # type: ignore[arg-type]
             )
         except openai.OpenAIError as exc:
-            raise from_openai(exc, vendor=self.vendor, key_variable=self.key_variable, secrets=(self._key,)) from exc
+            error = from_openai(exc, vendor=self.vendor, key_variable=self.key_variable, secrets=(self._key,))
+            raise error from cause(error, exc)
         except ValueError as exc:  # the body was not JSON
             raise InvalidOutputError(f"{self.vendor} answered with a body that is not JSON") from exc
         choices = getattr(response, "choices", None)

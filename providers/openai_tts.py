@@ -19,7 +19,7 @@ from providers.files import atomic_path
 from providers.media import audio_duration
 from providers.secrets import get_secret
 from providers.settings import get_settings
-from providers.vendor_errors import from_openai
+from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIVoice", "estimate_words"]
 
@@ -46,7 +46,8 @@ def estimate_words(text: str, duration: float, lead: float = 0.05) -> tuple[Word
 class OpenAIVoice:
     """TTS provider `openai:<tts-model>`; the voice comes from the run or AURA_OPENAI_TTS_VOICE."""
 
-    def __init__(self, model: str = "", *, base_url: str | None = None, api_key: str | None = None, **_: Any) -> None:
+    def __init__(self, model: str = "", *, base_url: str | None = None, api_key: str | None = None,
+                 **_: Any) -> None:
         settings = get_settings()
         self.model = model or DEFAULT_MODEL
         self._key = api_key or get_secret(settings.openai_api_key, "OPENAI_API_KEY", "openai-api-key",
@@ -82,6 +83,7 @@ class OpenAIVoice:
                 if duration <= 0:
                     raise InvalidOutputError("OpenAI returned empty audio")
         except openai.OpenAIError as exc:
-            raise from_openai(exc, secrets=(self._key,)) from exc
+            error = from_openai(exc, secrets=(self._key,))
+            raise error from cause(error, exc)
         return Speech(audio_path=out_path, duration=duration, words=estimate_words(text, duration),
                       timings_estimated=True, characters=len(text))

@@ -36,6 +36,7 @@ CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
     "renderer": {
         "ffmpeg": ("providers.ffmpeg:FFmpegRenderer", ""),
         "local": ("providers.ffmpeg:FFmpegRenderer", ""),
+        "moviepy": ("providers.moviepy_renderer:MoviePyRenderer", "moviepy"),
     },
 }
 

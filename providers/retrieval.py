@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 __all__ = ["Passage", "bm25", "reference_block", "select_passages", "split_passages", "terms"]
 
-_STOP = frozenset(
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(_WORD.findall(
     "a an and are as at be but by can do does for from has have how i if in into is it its of on or our so "
     "than that the their them then there these they this to was we were what when where which who why will "
-    "with you your about after also more most not only other over some such very".split()
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
+    "with you your about after also more most not only other over some such very"
+))
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def split_passages(text: str, size: int = 120, overlap: int = 20) -> list[str]:
     return passages
 
 
-def bm25(query: Sequence[str], documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> list[float]:
+def bm25(query: Sequence[str], documents: Sequence[Sequence[str]], k1: float = 1.5,
+         b: float = 0.75) -> list[float]:
     """Okapi BM25 score of each tokenised document for the query terms."""
     n = len(documents)
     if not n:
@@ -104,7 +105,8 @@ def select_passages(documents: Sequence[str], query: str, budget_words: int = 90
     """The passages most relevant to `query`, up to `budget_words` words, in document order."""
     if budget_words <= 0:
         return []
-    passages = [Passage(d, i, text) for d, doc in enumerate(documents) for i, text in enumerate(split_passages(doc))]
+    passages = [Passage(d, i, text) for d, doc in enumerate(documents)
+                for i, text in enumerate(split_passages(doc))]
     if not passages:
         return []
     scores = bm25(terms(query), [terms(p.text) for p in passages])
@@ -139,7 +141,7 @@ def reference_block(documents: Sequence[str], query: str, budget_words: int = 90
     passages = select_passages(documents, query, budget_words)
     if not passages:
         return ""
-    lines = ["Reference material supplied by the user. Use it for facts; do not mention it or quote it at length:"]
+    lines = ["Reference material from the user. Use it for facts; do not mention it or quote it at length:"]
     for p in passages:
         lines.append(f"[{p.document + 1}: {_title(documents[p.document], p.document)}] {p.text}")
     return "\n".join(lines)

@@ -7,6 +7,8 @@ AURA_SECRET_BLOCKS is true, because loading a block needs a Prefect API.
 
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import SecretStr
 
 from providers.errors import ConfigurationError
@@ -20,7 +22,7 @@ def load_block(block: str) -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        secret = Secret.load(block, _sync=True)  # type: ignore[call-arg]
+        secret = cast(Secret, Secret.load(block, _sync=True))  # type: ignore[call-arg]
     except ValueError:  # Prefect's answer for a block document that does not exist
         return None
     value = secret.get()

@@ -68,22 +68,26 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AURA_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
         description="Base URL for `openai:` specs, e.g. a vLLM or LM Studio server (OPENAI_BASE_URL).")
-    llm_base_url: str | None = Field(default=None, description="Base URL of the server behind `openai-compat:` specs.")
-    llm_api_key: SecretStr | None = Field(default=None, description="API key for `openai-compat:` (most need none).")
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of the server behind `openai-compat:` specs.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for `openai-compat:` (most need none).")
     ollama_base_url: str = Field(
         default="http://localhost:11434/v1",
         validation_alias=AliasChoices("AURA_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
         description="Ollama's OpenAI-compatible endpoint for `ollama:` specs.")
-    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for a hosted LLM's answer.")
-    local_llm_timeout: float = Field(default=900.0, gt=0,
-                                     description="Seconds to wait for a local LLM server (ollama, openai-compat).")
-    llm_max_tokens: int | None = Field(default=None, ge=64, description="Cap on the tokens of one script answer.")
+    llm_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for a hosted LLM's answer.")
+    local_llm_timeout: float = Field(
+        default=900.0, gt=0, description="Seconds to wait for a local LLM server (ollama, openai-compat).")
+    llm_max_tokens: int | None = Field(
+        default=None, ge=64, description="Cap on the tokens of one script answer.")
     llm_structured: bool | None = Field(
-        default=None, description="Structured outputs: true, false (JSON in text), or unset to try and fall back.")
-    vendor_max_retries: int = Field(default=2, ge=0, le=10,
-                                    description="Retries inside the vendor SDK (429/5xx) before a task retry.")
-    reference_words: int = Field(default=900, ge=0, le=20000,
-                                 description="Words of reference passages put into the script prompt.")
+        default=None, description="Structured outputs: true, false (JSON in text), unset: try, fall back.")
+    vendor_max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries inside the vendor SDK (429/5xx) before a task retry.")
+    reference_words: int = Field(
+        default=900, ge=0, le=20000, description="Words of reference passages put into the script prompt.")
     elevenlabs_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("AURA_ELEVENLABS_API_KEY", "ELEVENLABS_API_KEY"),
         description="ElevenLabs API key (ELEVENLABS_API_KEY).")
@@ -91,41 +95,47 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("AURA_ELEVENLABS_BASE_URL", "ELEVENLABS_BASE_URL"),
         description="ElevenLabs API base URL, without /v1 (ELEVENLABS_BASE_URL).")
     elevenlabs_model: str = Field(default="eleven_multilingual_v2", description="ElevenLabs model id.")
-    elevenlabs_voice: str = Field(default="21m00Tcm4TlvDq8ikWAM",
-                                  description="ElevenLabs voice id used when the spec names none.")
-    elevenlabs_output_format: str = Field(default="mp3_44100_128", pattern=r"^mp3_\d+_\d+$",
-                                          description="ElevenLabs MP3 output format.")
-    openai_tts_voice: str = Field(default="alloy", description="OpenAI TTS voice used when none is asked for.")
+    elevenlabs_voice: str = Field(
+        default="21m00Tcm4TlvDq8ikWAM", description="ElevenLabs voice id used when the spec names none.")
+    elevenlabs_output_format: str = Field(
+        default="mp3_44100_128", pattern=r"^mp3_\d+_\d+$", description="ElevenLabs MP3 output format.")
+    openai_tts_voice: str = Field(
+        default="alloy", description="OpenAI TTS voice used when none is asked for.")
     tts_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one TTS answer.")
     image_timeout: float = Field(default=300.0, gt=0, description="Seconds to wait for one hosted image.")
-    openai_image_quality: str | None = Field(default=None, description="OpenAI image quality, e.g. low, medium, hd.")
-    diffusers_model: str = Field(default="stabilityai/sdxl-turbo",
-                                 description="Model for a bare `diffusers` spec: hub id or local folder.")
+    openai_image_quality: str | None = Field(
+        default=None, description="OpenAI image quality, e.g. low, medium, high, hd.")
+    diffusers_model: str = Field(
+        default="stabilityai/sdxl-turbo", description="Model of a bare `diffusers` spec: hub id or folder.")
     diffusers_allow_download: bool = Field(
-        default=False, description="Let diffusers download missing weights (otherwise local path or hub cache only).")
-    diffusers_device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
-                                  description="auto, cpu, mps, cuda or cuda:N.")
-    diffusers_require_gpu: bool = Field(default=False, description="Fail instead of running diffusion on the CPU.")
-    diffusers_dtype: str = Field(default="auto", pattern=r"^(auto|float16|bfloat16|float32)$",
-                                 description="auto: bf16 for FLUX and fp16 otherwise on CUDA, fp32 on the CPU.")
+        default=False, description="Let diffusers download missing weights (else folder or hub cache only).")
+    diffusers_device: str = Field(
+        default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="auto, cpu, mps, cuda, cuda:N.")
+    diffusers_require_gpu: bool = Field(
+        default=False, description="Fail instead of running diffusion on the CPU.")
+    diffusers_dtype: str = Field(
+        default="auto", pattern=r"^(auto|float16|bfloat16|float32)$",
+        description="auto: bf16 for FLUX and fp16 otherwise on CUDA, fp32 on the CPU.")
     diffusers_variant: str | None = Field(default=None, description="Weights variant to load, e.g. fp16.")
-    diffusers_steps: int | None = Field(default=None, ge=1, le=200, description="Override the family's step count.")
-    diffusers_guidance: float | None = Field(default=None, ge=0, le=30, description="Override the guidance scale.")
+    diffusers_steps: int | None = Field(
+        default=None, ge=1, le=200, description="Override the family's step count.")
+    diffusers_guidance: float | None = Field(
+        default=None, ge=0, le=30, description="Override the family's guidance scale.")
     diffusers_size: int | None = Field(
         default=None, ge=32, le=2048,
-        description="Generate at about this many pixels squared (default per family), then crop to the frame.")
+        description="Generate at about this many pixels squared (default per family), then crop.")
     diffusers_batch: bool | None = Field(
         default=None, description="Batch concurrent scene requests into one call (default: on a GPU only).")
     diffusers_max_batch: int = Field(default=4, ge=1, le=64, description="Most images in one batched call.")
-    diffusers_batch_window_ms: float = Field(default=25.0, ge=0, le=5000,
-                                             description="How long a batch waits for more requests.")
+    diffusers_batch_window_ms: float = Field(
+        default=25.0, ge=0, le=5000, description="How long a batch waits for more requests.")
     secret_blocks: bool = Field(
-        default=False, description="Also look up missing keys in Prefect Secret blocks (openai-api-key, ...).")
+        default=False, description="Also look for missing keys in Prefect Secret blocks (openai-api-key...).")
     prices: dict[str, Price] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD prices by `vendor` or `vendor:model` (JSON in AURA_PRICES); unknown specs cost 0.")
-    budget: float | None = Field(default=None, ge=0,
-                                 description="Default per-run budget in USD; a run whose estimate exceeds it won't start.")
+    budget: float | None = Field(
+        default=None, ge=0, description="Per-run budget in USD; a run estimated above it does not start.")
 
     @property
     def runs_dir(self) -> Path:

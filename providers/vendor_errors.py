@@ -7,7 +7,8 @@
     a 2xx answer that is unusable  -> InvalidOutputError
 
 Messages carry the vendor's short explanation with anything that looks like a key removed; they
-never carry request headers, and a 401's body is never echoed (vendors quote part of the key).
+never carry request headers, and a 401's body is never echoed (vendors quote part of the key);
+`cause` keeps the SDK's own exception out of the chain (and so out of tracebacks) after a 401/403.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from providers.errors import (
     TransientError,
 )
 
-__all__ = ["from_elevenlabs", "from_openai", "from_status", "redact", "retry_after"]
+__all__ = ["cause", "from_elevenlabs", "from_openai", "from_status", "redact", "retry_after"]
 
 _KEYLIKE = re.compile(r"\b(?:sk|xi|key|pk|rk)[-_][A-Za-z0-9_\-*]{6,}|\b[A-Za-z0-9]{32,}\b")
 _POLICY = ("content_policy", "moderation", "safety", "policy_violation")
@@ -81,8 +82,13 @@ def _code(body: Any) -> str:
         for key in ("error", "detail"):
             inner = body.get(key)
             if isinstance(inner, Mapping):
-                return f"{inner.get('code') or ''} {inner.get('type') or ''} {inner.get('status') or ''}".lower()
+                return " ".join(str(inner.get(k) or "") for k in ("code", "type", "status")).lower()
     return ""
+
+
+def cause(error: AuraError, exc: BaseException) -> BaseException | None:
+    """What to chain `error` to: the vendor's exception, except after a refused key (it may quote the key)."""
+    return None if isinstance(error, AuthenticationError) else exc
 
 
 def from_status(status: int, vendor: str, *, headers: Mapping[str, str] | None = None, body: Any = None,
@@ -99,7 +105,8 @@ def from_status(status: int, vendor: str, *, headers: Mapping[str, str] | None =
         what = "rate limit or quota" if status == 429 else "request timeout"
         return TransientError(f"{vendor} {what} (HTTP {status}){later}{suffix}", retry_after=wait)
     if status >= 500:
-        return TransientError(f"{vendor} server error (HTTP {status}){suffix}", retry_after=retry_after(headers))
+        wait = retry_after(headers)
+        return TransientError(f"{vendor} server error (HTTP {status}){suffix}", retry_after=wait)
     if 200 <= status < 300:
         return InvalidOutputError(f"{vendor} answered with an unusable body (HTTP {status}){suffix}")
     if any(word in _code(body) or word in detail.lower() for word in _POLICY):

@@ -126,8 +126,10 @@ class ProgressTracker:
     """Folds progress records into the job's state and turns each one into an event.
 
     Records are dicts: `{"t": "progress", "stage", "done", "total", "message", "state", "at"}`
-    (the fields of `tasks.progress.Progress`), then one `{"t": "done", "video", ...}` or
-    `{"t": "error", "status", "message"}`. Nothing is accepted after the terminal record.
+    (the fields of `tasks.progress.Progress`) or `{"t": "state", "state", "name"}` (a flow run state
+    change seen in Prefect), then one `{"t": "done", "video", ...}` or `{"t": "error", "status",
+    "message"}`. Nothing is accepted after the terminal record. The percentage is weighted by
+    STAGE_WEIGHTS, never goes down, and stays below 100 until the video is done.
     """
 
     def __init__(self) -> None:
@@ -140,6 +142,7 @@ class ProgressTracker:
         self.message = ""
         self.eta: float | None = None
         self.terminal: dict[str, Any] | None = None
+        self.flow_state = ""
 
     def _overall(self) -> float:
         share = sum(STAGE_WEIGHTS[name] * stage.fraction for name, stage in self.stages.items())
@@ -156,6 +159,14 @@ class ProgressTracker:
             self.last_at = at
         if kind == "progress":
             return self._progress(record)
+        if kind == "state":  # a flow run state change, for runs whose progress reports may not reach us
+            self.count += 1
+            self.flow_state = str(record.get("state", ""))
+            self.message = f"flow run {record.get('name') or self.flow_state.title()}"[:_MESSAGE_LIMIT]
+            data = {"percentage": self.percentage, "stage": self.current_stage, "state": self.flow_state.lower(),
+                    "message": self.message, "current": 0, "total": 0, "etaSeconds": self.eta,
+                    "elapsedSeconds": 0.0}
+            return JobEvent(self.count, "progress", data)
         if kind == "done":
             self.count += 1
             self.terminal = record
@@ -205,7 +216,8 @@ class ProgressTracker:
         self.count += 1
         self.current_stage = name
         self.message = str(record.get("message", ""))[:_MESSAGE_LIMIT]
-        self.percentage = max(self.percentage, self._overall())
+        # 100 % is kept for the end: the last stage's items are done before the file is muxed
+        self.percentage = max(self.percentage, min(99.0, self._overall()))
         elapsed = (self.last_at - self.first_at) if self.first_at is not None and self.last_at is not None else 0.0
         if self.percentage >= 100:
             self.eta = 0.0
@@ -683,7 +695,7 @@ class JobManager:
                 StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED])),
         )
         try:
-            runs = await self.client.read_flow_runs(flow_run_filter=flow_run_filter, limit=500)
+            runs = await self.client.read_flow_runs(flow_run_filter=flow_run_filter, limit=200)
         except Exception as exc:  # noqa: BLE001 - the API still starts; jobs are picked up on demand
             log.warning("could not list unfinished jobs in Prefect: %s", exc)
             return
@@ -872,6 +884,8 @@ class JobManager:
                 if job.terminal is None:
                     await self._finish_from_state(job, flow_run)
             return
+        if job.state_type not in _TERMINAL_TYPES and job.state_type != job.tracker.flow_state:
+            job.append({"t": "state", "state": job.state_type, "name": job.state_name})
         await self._pull_events(job, flow_run)
         if job.state_type in _TERMINAL_TYPES:
             await self._pull_events(job, flow_run)

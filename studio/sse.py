@@ -9,12 +9,13 @@ stream ends; a reconnect after that is answered 204, which tells an EventSource 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from studio.jobs import Job, JobEvent
 
-__all__ = ["RETRY_MS", "format_event", "job_stream"]
+__all__ = ["RETRY_MS", "Message", "format_event", "job_stream", "parse_lines"]
 
 RETRY_MS = 2000
 
@@ -44,3 +45,31 @@ async def job_stream(
                 return
         if not await job.wait_for_change(cursor, heartbeat):
             yield b": ping\n\n"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event as a client reads it."""
+
+    id: int | None
+    event: str
+    data: dict[str, Any]
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[Message]:
+    """Client side: turn the lines of an SSE stream into messages (comments and `retry` skipped)."""
+    fields: dict[str, str] = {}
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if "data" in fields:
+                ident = fields.get("id", "")
+                yield Message(int(ident) if ident.isdigit() else None, fields.get("event", "message"),
+                              json.loads(fields["data"]))
+            fields = {}
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value.removeprefix(" ") if name != "data" or "data" not in fields else (
+            fields["data"] + "\n" + value.removeprefix(" "))

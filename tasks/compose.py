@@ -1,4 +1,10 @@
-"""Stage 5: composition. Lay out the timeline, render each scene's segment, join, mux, probe, check."""
+"""Stage 5: composition. Lay out the timeline, render each scene's segment, join, mux, probe, check.
+
+    build_timeline ──► render_segment ×scene (cached per scene) ──► finish_video
+    (audio: narration                (zoom, crossfade in,            (join without re-encoding,
+     + music, ducked, -14 LUFS;       captions; own clock)            mux, probe, check, .srt/.vtt)
+     encoder: test-encoded)
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ from typing import Any
 from prefect import task
 
 from providers.base import SegmentPlan
-from providers.errors import MediaError
+from providers.encoders import choose_encoder
+from providers.errors import ConfigurationError, MediaError
 from providers.files import atomic_path, file_digest
-from providers.media import MediaInfo, concat_audio, join_and_mux, probe
+from providers.media import MediaInfo, VideoPackets, concat_audio, join_and_mux, probe, video_packets
+from providers.music import Loudness, measure_loudness, mix_audio
 from providers.registry import resolve
 from providers.settings import get_settings
 from tasks.caching import resumable
@@ -22,7 +30,10 @@ from tasks.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
 from tasks.timeline import frame_bounds, lay_out
 
-__all__ = ["build_timeline", "check_video", "finish_video", "render_segment", "segment_path"]
+__all__ = ["build_timeline", "check_loudness", "check_video", "finish_video", "mix_path", "render_segment",
+           "segment_path"]
+
+LOUDNESS_TOLERANCE = 1.0  # LU around the target that the finished file may be off
 
 
 def _narration_track(run_dir: str, narrations: list[Narration], fps: int) -> Path:
@@ -30,26 +41,51 @@ def _narration_track(run_dir: str, narrations: list[Narration], fps: int) -> Pat
     return Path(run_dir) / "audio" / f"narration-{key}.wav"
 
 
+def _music_file(render: RenderSpec) -> Path | None:
+    if not render.music:
+        return None
+    path = Path(render.music).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"the music file {path} does not exist: check --music")
+    return path
+
+
+def mix_path(run_dir: str, narrations: list[Narration], render: RenderSpec) -> Path:
+    """Where the final mix goes; the music file's content is part of its name, so an edited file is remixed."""
+    music = _music_file(render)
+    key = content_key([n.digest for n in narrations], render.fps, file_digest(music) if music else "",
+                      render.music_db, render.loudness)
+    return Path(run_dir) / "audio" / f"mix-{key}.wav"
+
+
 def _timeline_outputs(inputs: dict[str, Any]) -> list[Path]:
-    return [_narration_track(inputs["run_dir"], inputs["narrations"], inputs["render"].fps)]
+    narrations = sorted(inputs["narrations"], key=lambda n: n.index)
+    return [_narration_track(inputs["run_dir"], narrations, inputs["render"].fps),
+            mix_path(inputs["run_dir"], narrations, inputs["render"])]
 
 
 @task(name="build_timeline", cache_policy=resumable(_timeline_outputs), persist_result=True)
 def build_timeline(run_dir: str, narrations: list[Narration], images: list[SceneImage], render: RenderSpec,
                    aspect: Aspect) -> Timeline:
-    """Join the narration into one track and place every scene on the clock."""
+    """Join and mix the audio, choose the encoder, and place every scene on the clock."""
     narrations = sorted(narrations, key=lambda n: n.index)
     images = sorted(images, key=lambda i: i.index)
+    timeout = get_settings().ffmpeg_timeout
     track = _narration_track(run_dir, narrations, render.fps)
     # the track is cut to whole video frames, so audio and video streams end together
-    frames = frame_bounds([n.duration for n in narrations], render.fps)[-1]
-    concat_audio([n.audio for n in narrations], track, length=frames / render.fps,
-                 timeout=get_settings().ffmpeg_timeout)
+    length = frame_bounds([n.duration for n in narrations], render.fps)[-1] / render.fps
+    concat_audio([n.audio for n in narrations], track, length=length, timeout=timeout)
+    music = _music_file(render)
+    mixed = mix_path(run_dir, narrations, render)
+    mix_audio(track, mixed, length=length, music=music, music_db=render.music_db, loudness=render.loudness,
+              timeout=timeout)
     width, height = render.frame_size(aspect)
     preset, crf = render.encoder_settings()
     return lay_out(
-        narrations, images, track, file_digest(track), width=width, height=height, fps=render.fps,
+        narrations, images, mixed, file_digest(mixed), width=width, height=height, fps=render.fps,
         crossfade=render.crossfade, captions=render.captions, motion=render.motion, preset=preset, crf=crf,
+        codec=choose_encoder(render.codec_family(), render.encoder), caption_style=render.caption_style,
+        loudness=render.loudness, music=music is not None,
     )
 
 
@@ -74,8 +110,9 @@ def render_segment(run_dir: str, index: int, plan: SegmentPlan, digests: tuple[s
     return out
 
 
-def check_video(info: MediaInfo, timeline: Timeline, narration_seconds: float) -> list[str]:
-    """Everything wrong with a rendered file: codecs, size, fps, length against the narration."""
+def check_video(info: MediaInfo, timeline: Timeline, narration_seconds: float,
+                packets: VideoPackets | None = None, segments: int | None = None) -> list[str]:
+    """Everything wrong with a rendered file: streams, size, fps, length against the narration, missing scenes."""
     frame = 1 / timeline.fps
     problems = []
     if info.video_codec is None or info.audio_codec is None:
@@ -91,34 +128,69 @@ def check_video(info: MediaInfo, timeline: Timeline, narration_seconds: float) -
     expected = round(timeline.duration * timeline.fps)
     if info.video_frames and abs(info.video_frames - expected) > 1:
         problems.append(f"{info.video_frames} frames, expected {expected}")
+    if segments is not None and segments != len(timeline.scenes):
+        problems.append(f"{segments} segments for {len(timeline.scenes)} scenes")
+    if packets is not None:
+        if packets.count != expected:
+            problems.append(f"{packets.count} frames in the stream, expected {expected}")
+        # every segment starts on a key frame, so each scene's first frame must be one: a scene that is
+        # missing, doubled or cut short moves or removes one of these
+        keys = set(packets.key_frame_indices(timeline.fps))
+        starts = [round(s.start * timeline.fps) for s in timeline.scenes]
+        missing = [i for i, start in enumerate(starts) if start not in keys]
+        if missing:
+            problems.append(f"scene(s) {', '.join(str(i + 1) for i in missing)} missing or misplaced "
+                            f"(no key frame where they start)")
+    return problems
+
+
+def check_loudness(measured: Loudness, timeline: Timeline) -> list[str]:
+    """What is wrong with the finished file's loudness: integrated level off target, true peak over the limit."""
+    if timeline.loudness is None:
+        return []
+    problems = []
+    if abs(measured.integrated - timeline.loudness) > LOUDNESS_TOLERANCE:
+        problems.append(f"loudness {measured.integrated:.1f} LUFS, expected {timeline.loudness:.1f}")
+    if measured.true_peak > timeline.true_peak:
+        problems.append(f"true peak {measured.true_peak:.1f} dBTP, above {timeline.true_peak:.1f}")
     return problems
 
 
 def _finish_outputs(inputs: dict[str, Any]) -> list[Path]:
     out = Path(inputs["out"])
-    return [out, out.with_suffix(".srt")]
+    return [out, out.with_suffix(".srt"), out.with_suffix(".vtt")]
 
 
 @task(name="finish_video", cache_policy=resumable(_finish_outputs), persist_result=True)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], out: str, title: str, job: str,
                  narration_seconds: float) -> Video:
-    """Join the segments, mux the narration, check the result, then move it into place with its captions.
+    """Join the segments, mux the audio, check the result, then move it into place with its captions.
 
     The video is written under a temporary name and renamed only after it probes correctly, so a
     failed or cancelled run never leaves a broken file at `out`.
     """
     target = Path(out)
+    timeout = get_settings().ffmpeg_timeout
+    keep = [round(s.duration * timeline.fps) for s in timeline.scenes]
     with atomic_path(target) as tmp:
-        join_and_mux(segments, timeline.audio, tmp, timeout=get_settings().ffmpeg_timeout)
+        join_and_mux(segments, timeline.audio, tmp, keep=keep, fps=timeline.fps, timeout=timeout)
+        loudness = measure_loudness(tmp, timeout=timeout) if timeline.loudness is not None else None
+        if loudness is not None and loudness.true_peak > timeline.true_peak:
+            # AAC can overshoot the mix's peaks a little: lower the whole track by the excess, once
+            cut = timeline.true_peak - loudness.true_peak - 0.1
+            join_and_mux(segments, timeline.audio, tmp, keep=keep, fps=timeline.fps, audio_filter=f"volume={cut:.2f}dB",
+                         timeout=timeout)
+            loudness = measure_loudness(tmp, timeout=timeout)
         info = probe(tmp)
-        problems = check_video(info, timeline, narration_seconds)
+        problems = check_video(info, timeline, narration_seconds, video_packets(tmp), len(segments))
+        problems += check_loudness(loudness, timeline) if loudness is not None else []
         if problems:
             raise MediaError(f"the rendered video is wrong: {'; '.join(problems)}")
     srt = target.with_suffix(".srt")
     with atomic_path(srt) as tmp_srt:
         tmp_srt.write_text(to_srt(timeline.captions), encoding="utf-8")
     with atomic_path(target.with_suffix(".vtt")) as tmp_vtt:
-        tmp_vtt.write_text(to_vtt(timeline.captions), encoding="utf-8")
+        tmp_vtt.write_text(to_vtt(timeline.captions, word_times=timeline.caption_style == "karaoke"), encoding="utf-8")
     return Video(
         path=target, srt=srt, duration=info.video_duration, narration_duration=narration_seconds,
         width=info.width, height=info.height, fps=info.fps, video_codec=info.video_codec or "",

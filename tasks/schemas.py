@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.base import CaptionCue, WordTiming
+from tasks.render_presets import PresetName, encoder_settings, get_preset
 
 __all__ = [
     "MIN_DURATION",
@@ -114,18 +115,42 @@ class RenderSpec(_Frozen):
     captions: bool = Field(True, title="Captions", description="Burn captions into the video.")
     motion: bool = Field(True, title="Motion", description="Slow zoom on each image.")
     crossfade: float = Field(0.5, title="Crossfade (s)", ge=0, le=2, description="Crossfade between scenes.")
+    preset: PresetName | None = Field(
+        None, title="Preset",
+        description="youtube-1080p, shorts (1080x1920), square, draft-720p or 4k (H.265); sets the frame size "
+                    "and shape instead of the resolution and the brief's aspect.")
+    caption_style: Literal["phrase", "karaoke"] = Field(
+        "phrase", title="Caption style",
+        description="phrase: a short phrase at a time; karaoke: the phrase with the spoken word highlighted.")
+    music: str = Field("", title="Music", max_length=1000,
+                       description="Background music file (looped or trimmed to the video, ducked under speech).")
+    music_db: float = Field(-16.0, title="Music level (dB)", ge=-40, le=0,
+                            description="Music loudness relative to the narration, before ducking.")
+    loudness: float = Field(-14.0, title="Loudness (LUFS)", ge=-30, le=-8,
+                            description="Integrated loudness of the final mix; true peak stays at or below -1 dBTP.")
+    encoder: str = Field("auto", title="Encoder", pattern=r"^[a-z0-9_]+$",
+                         description="auto: a hardware encoder if a test encode works, else libx264 (libx265 for "
+                                     "4k); software: always libx264/libx265; or an ffmpeg encoder name.")
 
     def frame_size(self, aspect: Aspect) -> tuple[int, int]:
-        """Width and height for this resolution and aspect (even numbers, as H.264 needs)."""
+        """Width and height for this preset, or for this resolution and aspect (even numbers, as H.264 needs)."""
+        if self.preset is not None:
+            chosen = get_preset(self.preset)
+            return chosen.width, chosen.height
         short = int(self.resolution.removesuffix("p"))
         if aspect is Aspect.square:
             return short, short
         long = round(short * 16 / 9 / 2) * 2
         return (long, short) if aspect is Aspect.landscape else (short, long)
 
+    def codec_family(self) -> str:
+        """h264, or hevc for presets that ask for H.265."""
+        return get_preset(self.preset).codec if self.preset is not None else "h264"
+
     def encoder_settings(self) -> tuple[str, int]:
-        """x264 preset and CRF for the quality level."""
-        return {"draft": ("ultrafast", 28), "standard": ("veryfast", 23), "high": ("medium", 20)}[self.quality]
+        """Encoder speed preset and CRF for the quality level (and the preset's codec and cap)."""
+        chosen = get_preset(self.preset) if self.preset is not None else None
+        return encoder_settings(self.quality, self.codec_family(), chosen)
 
 
 class Providers(_Frozen):
@@ -202,6 +227,7 @@ class TimelineScene(_Frozen):
     zoom: tuple[float, float]
     fade_in: float
     captions: tuple[CaptionCue, ...]
+    render_duration: float = 0.0  # the segment as rendered, on whole frames of its own audio (0: `duration`)
 
 
 class Timeline(_Frozen):
@@ -219,6 +245,11 @@ class Timeline(_Frozen):
     motion: bool = True
     preset: str = "veryfast"
     crf: int = 23
+    codec: str = "libx264"
+    caption_style: str = "phrase"
+    loudness: float | None = None  # the mix's integrated loudness target (LUFS), checked after the mux
+    true_peak: float = -1.0
+    music: bool = False
 
 
 class StageMetrics(_Frozen):

@@ -85,18 +85,19 @@ def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> 
         f"Write exactly {scenes} scenes of about {words} words of narration each "
         f"(about {scenes * words} words in all, {brief.duration:.0f} seconds spoken)."
     )
-    references = reference_block(brief.references, f"{brief.topic} {brief.goal}", get_settings().reference_words)
+    query = f"{brief.topic} {brief.goal}"
+    references = reference_block(brief.references, query, get_settings().reference_words)
     if references:
         user = f"{references}\n\n{user}"
     if problems:
         user += (
-            "\n\nA first script for this brief was rejected: " + "; ".join(problems) + ". Write the whole script "
-            f"again and fix this: exactly {scenes} scenes, each with about {words} words of narration."
+            "\n\nA first script for this brief was rejected: " + "; ".join(problems) + ". Write the whole "
+            f"script again and fix this: exactly {scenes} scenes, each with about {words} words of narration."
         )
     return ScriptRequest(
         system=system, user=user, json_schema=script_schema(),
-        brief=brief.model_dump(mode="json", exclude={"references"}), scene_count=scenes, words_per_scene=words,
-        seed=seed,
+        brief=brief.model_dump(mode="json", exclude={"references"}), scene_count=scenes,
+        words_per_scene=words, seed=seed,
     )
 
 
@@ -142,7 +143,7 @@ def script_problems(script: Script, brief: Brief) -> list[str]:
 @task(name="write_script", cache_policy=resumable(), persist_result=True, retries=2,
       retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str) -> Script:
-    """Ask the script writer named by `llm` for a script and check it; one retry with the problems fed back."""
+    """Ask the writer named by `llm` for a script and check it; one retry with the problems fed back."""
     writer = resolve("llm", llm)
     problems: list[str] = []
     tokens = [0, 0]

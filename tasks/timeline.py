@@ -1,17 +1,31 @@
-"""Timeline maths (pure): scenes last as long as their narration, on whole frames."""
+"""Timeline maths (pure): scenes last as long as their narration, on whole frames.
+
+Two clocks, so that the video is exact and editing one scene re-renders one segment:
+- the video: scene boundaries are rounded from the exact cumulative narration time, so rounding
+  never accumulates and the video is within half a frame of the narration (`frame_bounds`);
+- each segment: rendered on its own audio's whole frames (`render_frames`, at most one more than it
+  keeps), with its captions on its own clock and motion that does not depend on its neighbours'
+  lengths. The join cuts the one extra frame where the video clock needs it, so a changed
+  narration changes that scene's segment only, never the ones after it.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from providers.base import SegmentPlan
-from tasks.captions import cues_in_window, phrase_cues
-from tasks.schemas import Narration, SceneImage, Timeline, TimelineScene
+from tasks.captions import clip_cues, phrase_cues, shift_cues
+from tasks.schemas import CaptionCue, Narration, SceneImage, Timeline, TimelineScene
 
-__all__ = ["frame_bounds", "lay_out", "segment_plan"]
+__all__ = ["CARRY_RATE", "ZOOM", "frame_bounds", "lay_out", "render_frames", "scene_zoom", "segment_plan"]
 
 ZOOM = 1.12
+# zoom per second that an outgoing image keeps during the crossfade into the next scene: a fixed
+# rate (not its scene's) so that a segment does not depend on the previous scene's length
+CARRY_RATE = 0.024
+_ZOOM_OUT_END = 1.03  # zoom-outs stop short of 1.0 so that the carried motion can continue
 
 
 def frame_bounds(durations: Sequence[float], fps: int) -> list[int]:
@@ -23,9 +37,21 @@ def frame_bounds(durations: Sequence[float], fps: int) -> list[int]:
     bounds = [0]
     elapsed = 0.0
     for d in durations:
+        if d * fps < 1:
+            raise ValueError(f"a scene's narration lasts {d:.3f} s, less than one frame at {fps} fps")
         elapsed += d
         bounds.append(round(elapsed * fps))
     return bounds
+
+
+def render_frames(duration: float, fps: int) -> int:
+    """Frames a scene's segment is rendered with: whole frames covering its own narration."""
+    return max(1, math.ceil(duration * fps - 1e-6))
+
+
+def scene_zoom(index: int) -> tuple[float, float]:
+    """Zoom in on even scenes, out on odd ones."""
+    return (1.0, ZOOM) if index % 2 == 0 else (ZOOM, _ZOOM_OUT_END)
 
 
 def lay_out(
@@ -42,46 +68,56 @@ def lay_out(
     motion: bool,
     preset: str,
     crf: int,
+    codec: str = "libx264",
+    caption_style: str = "phrase",
+    loudness: float | None = None,
+    music: bool = False,
 ) -> Timeline:
     """Place every scene on the clock from its narration's real duration."""
     if len(narrations) != len(images):
         raise ValueError(f"{len(narrations)} narrations but {len(images)} images")
     bounds = frame_bounds([n.duration for n in narrations], fps)
-    all_cues = []
+    all_cues: list[CaptionCue] = []
     scenes = []
     elapsed = 0.0
     for i, (narration, image) in enumerate(zip(narrations, images, strict=True)):
-        all_cues += phrase_cues(narration.words, offset=elapsed)
+        own = render_frames(narration.duration, fps)
+        keep = bounds[i + 1] - bounds[i]
+        if not own - 1 <= keep <= own:  # guaranteed by the rounding; a loud error if that ever changes
+            raise ValueError(f"scene {i} keeps {keep} of {own} frames")
+        cues = phrase_cues(narration.words)  # on the scene's own clock
+        all_cues += shift_cues(cues, elapsed)  # on the narration track's clock, for .srt/.vtt
         elapsed += narration.duration
-    for i, image in enumerate(images):
-        start, end = bounds[i] / fps, bounds[i + 1] / fps
-        zoom = (1.0, ZOOM) if i % 2 == 0 else (ZOOM, 1.0)
-        fade = min(crossfade, (end - start) / 3) if i > 0 else 0.0
+        fade = min(crossfade, own / fps / 3) if i > 0 else 0.0
         scenes.append(TimelineScene(
-            index=i, image=image.path, image_digest=image.digest, start=start, duration=end - start,
-            zoom=zoom, fade_in=fade, captions=cues_in_window(all_cues, start, end) if captions else (),
+            index=i, image=image.path, image_digest=image.digest, start=bounds[i] / fps, duration=keep / fps,
+            render_duration=own / fps, zoom=scene_zoom(i), fade_in=fade,
+            captions=clip_cues(cues, own / fps) if captions else (),
         ))
     return Timeline(
         width=width, height=height, fps=fps, audio=audio, audio_digest=audio_digest, duration=bounds[-1] / fps,
         scenes=tuple(scenes), captions=tuple(all_cues), show_captions=captions, motion=motion,
-        preset=preset, crf=crf,
+        preset=preset, crf=crf, codec=codec, caption_style=caption_style, loudness=loudness, music=music,
     )
 
 
 def segment_plan(timeline: Timeline, index: int) -> SegmentPlan:
-    """What the renderer needs for scene `index`'s segment."""
+    """What the renderer needs for scene `index`'s segment; nothing in it depends on other scenes' lengths."""
     scene = timeline.scenes[index]
     previous = timeline.scenes[index - 1] if index > 0 else None
     carried = (1.0, 1.0)
+    fade_in = scene.fade_in if previous is not None else 0.0
     if previous is not None:
-        # the previous image keeps zooming at its own rate while it fades out
-        rate = (previous.zoom[1] - previous.zoom[0]) / previous.duration
-        carried = (previous.zoom[1], previous.zoom[1] + rate * scene.fade_in)
+        # the outgoing image keeps zooming in its own direction, at a fixed rate, while it fades out
+        end = previous.zoom[1]
+        sign = 1.0 if previous.zoom[1] >= previous.zoom[0] else -1.0
+        step = CARRY_RATE / timeline.fps
+        carried = (round(max(1.0, end + sign * step), 6),
+                   round(max(1.0, end + sign * step * max(1, round(fade_in * timeline.fps))), 6))
     return SegmentPlan(
-        image=scene.image, duration=scene.duration, width=timeline.width, height=timeline.height,
-        fps=timeline.fps, motion=timeline.motion, zoom_from=scene.zoom[0], zoom_to=scene.zoom[1],
-        previous_image=previous.image if previous else None,
-        previous_zoom=carried,
-        fade_in=scene.fade_in if previous else 0.0, captions=scene.captions,
-        preset=timeline.preset, crf=timeline.crf,
+        image=scene.image, duration=scene.render_duration or scene.duration, width=timeline.width,
+        height=timeline.height, fps=timeline.fps, motion=timeline.motion, zoom_from=scene.zoom[0],
+        zoom_to=scene.zoom[1], previous_image=previous.image if previous else None, previous_zoom=carried,
+        fade_in=fade_in, captions=scene.captions, caption_style=timeline.caption_style,
+        codec=timeline.codec, preset=timeline.preset, crf=timeline.crf,
     )

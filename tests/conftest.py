@@ -16,6 +16,7 @@ os.environ["PREFECT_HOME"] = str(_SESSION / "prefect")
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_SESSION / "prefect" / "storage")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
 os.environ["AURA_HOME"] = str(_SESSION / "aura")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

@@ -31,8 +31,8 @@ class FakeElevenLabs(FakeServer):
         if len(parts) < 3 or parts[:2] != ["v1", "text-to-speech"]:
             return 404, {"detail": {"status": "not_found", "message": "no such route"}}, "application/json"
         if parts[2] == "missing-voice":
-            return 404, {"detail": {"status": "voice_not_found", "message": "A voice with that ID does not exist"}}, \
-                "application/json"
+            body = {"detail": {"status": "voice_not_found", "message": "A voice with that ID does not exist"}}
+            return 404, body, "application/json"
         text = str(req.body.get("text", ""))
         seconds = round(max(0.3, len(text) * self.seconds_per_char), 2)
         audio = mp3_tone(seconds, 44100)

@@ -18,8 +18,8 @@ from .server import FakeServer, Request
 
 __all__ = ["FakeOpenAI", "make_script"]
 
-_WORDS = ("bees dance to share where flowers grow and the hive listens closely while sunlight "
-          "guides every turn of the waggle so that sisters find nectar far away").split()
+_WORDS = re.findall(r"\w+", "bees dance to share where flowers grow and the hive listens closely "
+                    "while sunlight guides every turn of the waggle so that sisters find nectar far away")
 
 
 def make_script(scenes: int, words: int, title: str = "How bees talk") -> dict[str, Any]:
@@ -29,7 +29,8 @@ def make_script(scenes: int, words: int, title: str = "How bees talk") -> dict[s
         return text[0].upper() + text[1:] + "."
 
     return {"title": title, "scenes": [
-        {"title": f"Part {i + 1}", "narration": narration(i), "visual_prompt": f"a honeybee on a flower, view {i}"}
+        {"title": f"Part {i + 1}", "narration": narration(i),
+         "visual_prompt": f"a honeybee on a flower, view {i}"}
         for i in range(scenes)
     ]}
 
@@ -51,7 +52,7 @@ class FakeOpenAI(FakeServer):
         return req.headers.get("authorization") == f"Bearer {self.key}"
 
     def error_body(self, status: int, message: str) -> Any:
-        kind = {401: "invalid_request_error", 429: "requests", 500: "server_error"}.get(status, "invalid_request_error")
+        kind = {429: "requests", 500: "server_error"}.get(status, "invalid_request_error")
         return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
     def route(self, req: Request) -> tuple[int, Any, str]:
@@ -69,9 +70,9 @@ class FakeOpenAI(FakeServer):
             return 200, b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": [', "application/json"
         structured = (body.get("response_format") or {}).get("type") == "json_schema"
         if self.mode == "no_structured" and structured:
-            return 400, {"error": {"message": "response_format json_schema is not supported by this server",
-                                   "type": "invalid_request_error", "param": "response_format", "code": None}}, \
-                "application/json"
+            error = {"message": "response_format json_schema is not supported by this server",
+                     "type": "invalid_request_error", "param": "response_format", "code": None}
+            return 400, {"error": error}, "application/json"
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         message: dict[str, Any] = {"role": "assistant", "content": None}
         if self.mode == "refusal":
@@ -88,7 +89,8 @@ class FakeOpenAI(FakeServer):
                     content = f"Sure! Here is the script:\n```json\n{content}\n```\nEnjoy."
             message["content"] = content
         return 200, {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop", "message": message, "logprobs": None}],
             "usage": {"prompt_tokens": max(1, len(prompt.split()) * 4 // 3), "completion_tokens": 321,
                       "total_tokens": 321 + max(1, len(prompt.split()) * 4 // 3)},
@@ -112,5 +114,7 @@ class FakeOpenAI(FakeServer):
         size = body.get("size") or "1024x1024"
         w, h = (int(x) for x in size.split("x"))
         data = base64.b64encode(png(w // 16, h // 16)).decode()  # small, with the asked aspect
-        return 200, {"created": int(time.time()), "data": [{"b64_json": data}] * int(body.get("n") or 1),
-                     "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110}}, "application/json"
+        usage = {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110}
+        answer = {"created": int(time.time()), "data": [{"b64_json": data}] * int(body.get("n") or 1),
+                  "usage": usage}
+        return 200, answer, "application/json"

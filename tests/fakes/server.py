@@ -18,7 +18,8 @@ MODES = ("ok", "401", "429", "500", "malformed", "slow")
 class Request:
     """One request the fake received."""
 
-    def __init__(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: Any):
+    def __init__(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                 body: Any) -> None:
         self.method, self.path, self.query, self.headers, self.body = method, path, query, headers, body
 
 
@@ -32,6 +33,7 @@ class FakeServer:
         self.slow_seconds = 2.0
         self.retry_after = "7"
         self.requests: list[Request] = []
+        self.generation = 0  # bumped by reset(): a slow answer from an earlier test must not touch this one
         self._lock = threading.Lock()
         fake = self
 
@@ -82,6 +84,7 @@ class FakeServer:
         """Back to answering normally, with no recorded requests."""
         self.mode = "ok"
         with self._lock:
+            self.generation += 1
             self.requests.clear()
 
     def close(self) -> None:
@@ -92,7 +95,10 @@ class FakeServer:
     def dispatch(self, req: Request) -> tuple[int, Any, str, dict[str, str]]:
         """Apply the failure mode, then let the subclass answer."""
         if self.mode == "slow":
+            generation = self.generation
             time.sleep(self.slow_seconds)
+            if generation != self.generation:  # the client gave up long ago and another test runs now
+                return 503, self.error_body(503, "too late"), "application/json", {}
         if self.mode == "401" or not self.authorized(req):
             return 401, self.error_body(401, "Incorrect API key provided: sk-live-abcdefghijklmnop"), \
                 "application/json", {}

@@ -17,7 +17,8 @@ from providers.errors import ConfigurationError
 from providers.registry import resolve
 
 
-def _request(seed: int = 1, width: int = 96, height: int = 54, prompt: str = "a bee on a flower") -> ImageRequest:
+def _request(seed: int = 1, width: int = 96, height: int = 54,
+             prompt: str = "a bee on a flower") -> ImageRequest:
     return ImageRequest(prompt=prompt, title="Bees", width=width, height=height, seed=seed)
 
 
@@ -27,9 +28,8 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def test_tiny_sd_makes_seeded_images_at_the_frame_size(tiny_sd: Path, diffusers_env: pytest.MonkeyPatch,
-                                                       tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="providers.diffusers_images"):
-        provider = resolve("images", f"diffusers:{tiny_sd}")
+                                                       tmp_path: Path) -> None:
+    provider = resolve("images", f"diffusers:{tiny_sd}")
     assert type(provider.loaded.pipe).__name__ == "StableDiffusionPipeline"
     assert provider.loaded.family.name == "sd" and provider.loaded.device == "cpu"
     a = provider.generate(_request(seed=1), tmp_path / "a.png")
@@ -91,9 +91,10 @@ def test_concurrent_requests_are_batched_into_one_call(tiny_sd: Path, diffusers_
 
 
 def test_missing_hub_model_says_how_to_get_it(diffusers_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    diffusers_env.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ConfigurationError, match="huggingface-cli download stabilityai/sdxl-turbo"):
-        locate("stabilityai/sdxl-turbo", allow_download=False)
+    with pytest.raises(ConfigurationError, match="huggingface-cli download aura-tests/no-such-model"):
+        locate("aura-tests/no-such-model", allow_download=False)
+    with pytest.raises(ConfigurationError, match="gated"):
+        locate("black-forest-labs/aura-tests-flux", allow_download=False)
     with pytest.raises(ConfigurationError, match="no diffusers model at"):
         resolve("images", f"diffusers:{tmp_path / 'nowhere'}")
 

@@ -44,7 +44,8 @@ def test_failures(openai_server: FakeOpenAI, tmp_path: Path, mode: str, error: t
     assert not list(tmp_path.iterdir())
 
 
-def test_slow_answer_is_transient(openai_server: FakeOpenAI, vendor_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_slow_answer_is_transient(openai_server: FakeOpenAI, vendor_env: pytest.MonkeyPatch,
+                                  tmp_path: Path) -> None:
     vendor_env.setenv("AURA_IMAGE_TIMEOUT", "0.3")
     get_settings.cache_clear()
     openai_server.mode, openai_server.slow_seconds = "slow", 1.5

@@ -15,11 +15,10 @@ from providers.errors import (
 )
 from providers.openai_llm import extract_json
 from providers.registry import resolve
+from providers.settings import get_settings
 from tasks.schemas import Brief
 from tasks.script import build_request, parse_script
 from tests.fakes.openai_server import FakeOpenAI, make_script
-
-from providers.settings import get_settings
 
 BRIEF = Brief(topic="How honeybees communicate", duration=20)
 
@@ -62,6 +61,7 @@ def test_wrong_key_is_an_authentication_error_without_the_key(openai_server: Fak
     message = str(info.value)
     assert "OPENAI_API_KEY" in message and "401" in message
     assert "sk-wrong" not in message and "sk-live" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # the SDK's message quotes the key
 
 
 def test_rate_limit_is_transient_with_retry_after(openai_server: FakeOpenAI) -> None:
@@ -83,7 +83,8 @@ def test_malformed_body_is_invalid_output(openai_server: FakeOpenAI) -> None:
         resolve("llm", "openai:m").write_script(build_request(BRIEF))
 
 
-def test_slow_answer_times_out_as_transient(openai_server: FakeOpenAI, vendor_env: pytest.MonkeyPatch) -> None:
+def test_slow_answer_times_out_as_transient(openai_server: FakeOpenAI,
+                                            vendor_env: pytest.MonkeyPatch) -> None:
     vendor_env.setenv("AURA_LLM_TIMEOUT", "0.3")
     get_settings.cache_clear()
     openai_server.mode, openai_server.slow_seconds = "slow", 1.5
@@ -114,7 +115,8 @@ def test_server_without_structured_outputs_falls_back_to_json_in_text(openai_ser
     assert "response_format" not in openai_server.requests[-1].body
 
 
-def test_unparsable_text_gets_one_repair_attempt(openai_server: FakeOpenAI, vendor_env: pytest.MonkeyPatch) -> None:
+def test_unparsable_text_gets_one_repair_attempt(openai_server: FakeOpenAI,
+                                                 vendor_env: pytest.MonkeyPatch) -> None:
     vendor_env.setenv("AURA_LLM_STRUCTURED", "false")
     get_settings.cache_clear()
     openai_server.replies.extend(["Here you go: {title: broken", make_script(2, 20)])
@@ -126,7 +128,8 @@ def test_unparsable_text_gets_one_repair_attempt(openai_server: FakeOpenAI, vend
     assert response.completion_tokens == 2 * 321
 
 
-def test_repair_that_fails_again_is_invalid_output(openai_server: FakeOpenAI, vendor_env: pytest.MonkeyPatch) -> None:
+def test_repair_that_fails_again_is_invalid_output(openai_server: FakeOpenAI,
+                                                   vendor_env: pytest.MonkeyPatch) -> None:
     vendor_env.setenv("AURA_LLM_STRUCTURED", "false")
     get_settings.cache_clear()
     openai_server.replies.extend(["no json here", "still none"])

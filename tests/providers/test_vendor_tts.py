@@ -89,7 +89,8 @@ def test_elevenlabs_unknown_voice_is_a_bad_request(elevenlabs_server: FakeEleven
         resolve("tts", "elevenlabs:missing-voice").synthesize(TEXT, tmp_path / "a.mp3", VOICE)
 
 
-def test_elevenlabs_slow_answer_is_transient(elevenlabs_server: FakeElevenLabs, vendor_env: pytest.MonkeyPatch,
+def test_elevenlabs_slow_answer_is_transient(elevenlabs_server: FakeElevenLabs,
+                                             vendor_env: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
     vendor_env.setenv("AURA_TTS_TIMEOUT", "0.3")
     get_settings.cache_clear()
@@ -109,8 +110,8 @@ def test_words_from_alignment_handles_normalised_text() -> None:
 # --- OpenAI TTS ------------------------------------------------------------------------------------------
 
 def test_openai_tts_estimates_word_timings(openai_server: FakeOpenAI, tmp_path: Path) -> None:
-    speech = resolve("tts", "openai:gpt-4o-mini-tts").synthesize(TEXT, tmp_path / "a.mp3",
-                                                                 VoiceSettings(voice="nova", words_per_minute=175))
+    voice = VoiceSettings(voice="nova", words_per_minute=175)
+    speech = resolve("tts", "openai:gpt-4o-mini-tts").synthesize(TEXT, tmp_path / "a.mp3", voice)
     assert speech.timings_estimated and [w.word for w in speech.words] == TEXT.split()
     assert speech.duration == pytest.approx(audio_duration(speech.audio_path))
     assert speech.words[-1].end <= speech.duration
@@ -127,9 +128,11 @@ def test_openai_tts1_uses_speed_and_the_default_voice(openai_server: FakeOpenAI,
 
 
 @pytest.mark.parametrize(("mode", "error"), [
-    ("401", AuthenticationError), ("429", TransientError), ("500", TransientError), ("malformed", InvalidOutputError),
+    ("401", AuthenticationError), ("429", TransientError), ("500", TransientError),
+    ("malformed", InvalidOutputError),
 ])
-def test_openai_tts_failures(openai_server: FakeOpenAI, tmp_path: Path, mode: str, error: type[Exception]) -> None:
+def test_openai_tts_failures(openai_server: FakeOpenAI, tmp_path: Path, mode: str,
+                             error: type[Exception]) -> None:
     openai_server.mode = mode
     with pytest.raises(error):
         resolve("tts", "openai:tts-1").synthesize(TEXT, tmp_path / "a.mp3", VOICE)

@@ -14,6 +14,7 @@ from providers.media import probe
 
 
 def aura(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    (home / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect creates its home without parents
     env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect"),
            "PREFECT_LOCAL_STORAGE_PATH": str(home / "prefect" / "storage")}
     env.pop("PREFECT_API_URL", None)
@@ -47,7 +48,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, args: 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
     assert result.stdout == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "home"]
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["prefect"]
 
 
 @pytest.mark.e2e

@@ -1,0 +1,596 @@
+"""Aura's REST API: start a video job, follow it live (SSE), download the MP4, cancel, list.
+
+Every job is a `make-video` flow run in Prefect (see `studio/jobs.py`), so a job's state outlives
+the API process. Errors are JSON `{"error": CODE, "message": TEXT}`; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from studio.jobs import Job, JobError, JobEvent, JobManager, parse_job_id
+from studio.security import (
+    ApiKeys,
+    BodyLimitMiddleware,
+    RateLimiter,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+    error_body,
+)
+from studio.sse import job_stream
+from tasks.schemas import MAX_DURATION, MIN_DURATION
+
+__all__ = ["ApiSettings", "GenerateRequest", "create_app"]
+
+log = logging.getLogger("aura.api")
+
+WEB_DIR = Path(__file__).parent / "web"
+_SPEC = r"^[a-z][a-z0-9-]{0,30}(:[A-Za-z0-9._/@+-]{0,200})?$"
+_VOICE = r"^[A-Za-z0-9._@+-]{1,100}(:[A-Za-z0-9._/@+-]{1,200})?$"
+_CORRELATION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ApiSettings(BaseSettings):
+    """API settings, as `AURA_API_<NAME>` environment variables or in `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="AURA_API_", env_file=".env", extra="ignore")
+
+    keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated API keys; empty: no key needed.")
+    token_secret: SecretStr = Field(default=SecretStr(""), description="Secret for job link tokens (default: from keys).")
+    cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS, or '*'.")
+    rate_per_minute: float = Field(default=600, ge=0, description="Requests per minute per client (0: no limit).")
+    rate_burst: int = Field(default=120, ge=1, description="Requests a client may make at once.")
+    generate_per_minute: float = Field(default=10, ge=0, description="New jobs per minute per client (0: no limit).")
+    generate_burst: int = Field(default=5, ge=1, description="New jobs a client may start at once.")
+    max_body_bytes: int = Field(default=16_384, ge=1024, le=10_000_000, description="Largest request body.")
+    max_streams: int = Field(default=500, ge=1, description="Open event streams at once, all clients together.")
+    heartbeat_seconds: float = Field(default=15, gt=0, le=300, description="Seconds between SSE heartbeats.")
+    runner: Literal["auto", "local", "deployment"] = Field(
+        default="auto", description="auto: the deployment if it exists and a worker polls it, else local.")
+    deployment: str = Field(default="make-video/smoke", validation_alias=AliasChoices(
+        "AURA_API_DEPLOYMENT", "AURA_DEPLOYMENT"), description="Deployment to run jobs through (FLOW/NAME).")
+    max_jobs: int = Field(default=2, ge=1, le=64, description="Local jobs rendering at once.")
+    max_queue: int = Field(default=20, ge=0, le=10_000, description="Local jobs waiting at most.")
+    max_duration: float = Field(default=MAX_DURATION, ge=MIN_DURATION, le=MAX_DURATION,
+                                description="Longest video (seconds) a request may ask for.")
+    allowed_providers: str = Field(
+        default="local,espeak,cards,ffmpeg",
+        description="Provider vendors a request may choose (the server's own defaults are always allowed).")
+
+    def key_list(self) -> list[str]:
+        """The API keys, without blanks."""
+        return [k.strip() for k in self.keys.get_secret_value().split(",") if k.strip()]
+
+    def origins(self) -> list[str]:
+        """The CORS origins."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# wire models
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateOptions(_Strict):
+    """The main options of a video; every one has a default."""
+
+    audience: str | None = Field(None, max_length=200, description="Who will watch it.")
+    goal: str | None = Field(None, max_length=300, description="What viewers should know or do afterwards.")
+    tone: str | None = Field(None, max_length=60, description="Tone of the narration.")
+    language: str | None = Field(None, max_length=20, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                                 description="Narration language code, e.g. en.")
+    pacing: Literal["chill", "conversational", "fast"] | None = None
+    density: Literal["sparse", "balanced", "dense"] | None = None
+    aspect: Literal["16:9", "9:16", "1:1"] | None = Field(None, description="Frame shape.")
+    fps: Literal[24, 25, 30, 60] | None = Field(None, description="Frames per second.")
+    resolution: Literal["360p", "480p", "720p", "1080p", "2160p"] | None = Field(None, description="Frame size.")
+    quality: Literal["draft", "standard", "high"] | None = None
+    captions: bool | None = Field(None, description="Burn in captions.")
+    motion: bool | None = Field(None, description="Slow zoom on each image.")
+
+
+class ProviderChoices(_Strict):
+    """Provider specs for this job (only vendors the server allows)."""
+
+    llm: str | None = Field(None, max_length=232, pattern=_SPEC, examples=["local"])
+    tts: str | None = Field(None, max_length=232, pattern=_SPEC, examples=["espeak:en-us"])
+    images: str | None = Field(None, max_length=232, pattern=_SPEC, examples=["local"])
+    renderer: str | None = Field(None, max_length=232, pattern=_SPEC, examples=["ffmpeg"])
+
+
+class GenerateRequest(_Strict):
+    """A video request: the brief, and optionally a voice, a visual style, a length and options."""
+
+    brief: str = Field(min_length=1, max_length=500, description="What the video is about.",
+                       examples=["How honeybees communicate"])
+    voiceId: str | None = Field(None, max_length=301, pattern=_VOICE,
+                                description="A voice of the server's TTS provider, or a full spec vendor:voice.")
+    style: str | None = Field(None, max_length=200, description="Visual style words for the images.")
+    durationMinutes: float | None = Field(None, ge=MIN_DURATION / 60, le=MAX_DURATION / 60,
+                                          description="Target length in minutes (default 1).")
+    durationSeconds: float | None = Field(None, ge=MIN_DURATION, le=MAX_DURATION,
+                                          description="Target length in seconds (instead of durationMinutes).")
+    options: GenerateOptions = Field(default_factory=GenerateOptions)
+    providers: ProviderChoices | None = None
+
+    @model_validator(mode="after")
+    def _one_duration(self) -> GenerateRequest:
+        if {"durationMinutes", "durationSeconds"} <= self.model_fields_set:
+            raise ValueError("give durationMinutes or durationSeconds, not both")
+        return self
+
+
+class JobCreated(BaseModel):
+    """The answer to a new job."""
+
+    jobId: str
+    status: str
+    correlationId: str
+    createdAt: datetime
+    statusUrl: str
+    streamUrl: str
+
+
+class ProcessingStep(BaseModel):
+    """One stage of the pipeline."""
+
+    stage: str
+    status: str
+    done: int
+    total: int
+    weight: int
+    percentage: float
+
+
+class JobStatus(BaseModel):
+    """Where a job stands."""
+
+    jobId: str
+    status: Literal["pending", "running", "cancelling", "done", "failed", "cancelled"]
+    progressPercentage: float
+    currentStage: str | None
+    message: str
+    estimatedSecondsRemaining: float | None
+    videoUrl: str | None
+    streamUrl: str
+    createdAt: datetime
+    completedAt: datetime | None
+    processingSteps: list[ProcessingStep]
+    error: str | None
+    correlationId: str | None
+    topic: str
+    prefectState: str
+
+
+class JobList(BaseModel):
+    """Recent jobs, newest first."""
+
+    jobs: list[JobStatus]
+
+
+class Health(BaseModel):
+    """Whether the API and its Prefect backend answer."""
+
+    status: Literal["ok", "degraded"]
+    prefect: bool
+    runner: str
+    authRequired: bool
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: str
+    message: str
+
+
+JobId = Annotated[str, PathParam(
+    description="The job id: its Prefect flow run id.",
+    json_schema_extra={"format": "uuid", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+)]
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Required when keys are configured.")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+
+
+def create_app(settings: ApiSettings | None = None, manager: JobManager | None = None) -> FastAPI:
+    """The FastAPI app; `manager` defaults to one under AURA_HOME with the settings' runner."""
+    from providers.settings import get_settings
+
+    settings = settings or ApiSettings()
+    aura = get_settings()
+    keys = ApiKeys(settings.key_list(), settings.token_secret.get_secret_value())
+    manager = manager or JobManager(
+        aura.home.expanduser(), runner=settings.runner, deployment=settings.deployment,
+        max_jobs=settings.max_jobs, max_queue=settings.max_queue,
+    )
+    defaults = {"llm": aura.llm, "tts": aura.tts, "images": aura.images, "renderer": aura.renderer}
+    allowed = allowed_vendors(settings.allowed_providers, defaults)
+    streams = {"open": 0}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await manager.open()
+        try:
+            yield
+        finally:
+            await manager.close()
+
+    app = FastAPI(
+        title="Aura Studio API", version="0.1.0", lifespan=lifespan,
+        description="Brief → narrated, captioned MP4. Each job is a Prefect flow run; progress streams over SSE.",
+    )
+    app.state.manager = manager
+    app.state.settings = settings
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = _tighten(schema, allowed, settings.max_duration)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # -- errors: always JSON, never a traceback
+
+    @app.exception_handler(JobError)
+    async def _job_error(_: Request, exc: JobError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            first = next(e for e in errors if e.get("type") == "json_invalid")
+            reason = (first.get("ctx") or {}).get("error", "")
+            return JSONResponse(error_body("malformed_json", f"the body is not valid JSON: {reason}".rstrip(": ")),
+                                status_code=400)
+        details = [{"field": _field(e.get("loc", ())), "message": _explain(e)} for e in errors[:20]]
+        message = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details[:3])
+        return JSONResponse(error_body("invalid_request", message, details=details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        message = str(exc.detail) if exc.status_code != 404 or exc.detail != "Not Found" else "no such endpoint"
+        return JSONResponse(error_body(codes.get(exc.status_code, "http_error"), message),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal_error", f"unexpected server error (reference {ref})"),
+                            status_code=500)
+
+    # -- access
+
+    # the OpenAPI schema declares the key only when one is needed
+    def require_key(key: Annotated[str | None, Depends(api_key_header)]) -> None:
+        if not keys.check(key):
+            raise JobError(401, "unauthorized", "a valid API key is required in the X-API-Key header")
+
+    def job_or_token(
+        key: Annotated[str | None, Depends(api_key_header)],
+        job_id: JobId,
+        token: Annotated[str | None, Query(max_length=64, description="Job link token (instead of a key).")] = None,
+    ) -> None:
+        if not keys.check(key) and not keys.check_token(job_id, token):
+            raise JobError(401, "unauthorized", "a valid API key (X-API-Key) or this job's link token is required")
+
+    def open_access() -> None:
+        return None
+
+    if not keys.required:
+        require_key = job_or_token = open_access  # type: ignore[assignment]  # noqa: F811
+
+    def job_uuid(job_id: JobId) -> uuid.UUID:
+        parsed = parse_job_id(job_id)
+        if parsed is None:
+            raise JobError(400, "invalid_job_id", "the job id must be a UUID such as 0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c10")
+        return parsed
+
+    def links(job_id: JobId) -> tuple[str, str]:
+        suffix = f"?token={keys.token(job_id)}" if keys.required else ""
+        return f"/api/videos/{job_id}/stream{suffix}", f"/api/videos/{job_id}/download{suffix}"
+
+    def status_of(job: Job) -> JobStatus:
+        stream_url, video_url = links(job.meta.job_id)
+        terminal = job.terminal or {}
+        has_video = terminal.get("t") == "done" and bool(terminal.get("video"))
+        tracker = job.tracker
+        completed = job.end_time
+        if completed is None and terminal.get("at"):
+            completed = datetime.fromtimestamp(float(terminal["at"])).astimezone()
+        return JobStatus(
+            jobId=job.meta.job_id, status=job.status,  # type: ignore[arg-type]
+            progressPercentage=tracker.percentage, currentStage=tracker.current_stage, message=tracker.message,
+            estimatedSecondsRemaining=tracker.eta, videoUrl=video_url if has_video else None, streamUrl=stream_url,
+            createdAt=datetime.fromisoformat(job.meta.created_at),
+            completedAt=completed if job.terminal is not None else None,
+            processingSteps=[ProcessingStep(**s) for s in tracker.steps()],
+            error=tracker.message if terminal.get("t") == "error" else None,
+            correlationId=job.meta.correlation_id or None, topic=job.meta.topic, prefectState=job.state_name,
+        )
+
+    def build(request: GenerateRequest) -> tuple[Any, Any, Any]:
+        from tasks.schemas import Brief, Providers, RenderSpec
+
+        o = request.options
+        duration = request.durationSeconds if request.durationSeconds is not None else (
+            (request.durationMinutes if request.durationMinutes is not None else 1.0) * 60)
+        if duration > settings.max_duration:
+            field = "durationSeconds" if request.durationSeconds is not None else "durationMinutes"
+            raise JobError(422, "invalid_request",
+                           f"{field}: this server makes videos of at most {settings.max_duration:g} seconds")
+        brief_fields = {"topic": request.brief, "duration": round(duration, 3), "visual_style": request.style,
+                        "audience": o.audience, "goal": o.goal, "tone": o.tone, "language": o.language,
+                        "pacing": o.pacing, "density": o.density, "aspect": o.aspect}
+        render_fields = {"resolution": o.resolution, "fps": o.fps, "quality": o.quality, "captions": o.captions,
+                         "motion": o.motion}
+        chosen = dict(defaults)
+        if request.providers is not None:
+            chosen |= {k: v for k, v in request.providers.model_dump().items() if v}
+        if request.voiceId:
+            vendor = defaults["tts"].partition(":")[0]
+            chosen["tts"] = request.voiceId if ":" in request.voiceId else f"{vendor}:{request.voiceId}"
+        for capability, spec in chosen.items():
+            vendor = spec.partition(":")[0].lower()
+            if vendor not in allowed[capability]:
+                field = "voiceId" if capability == "tts" and request.voiceId else f"providers.{capability}"
+                raise JobError(422, "provider_not_allowed",
+                               f"{field}: provider {vendor!r} is not allowed on this server "
+                               f"(allowed: {', '.join(allowed[capability])})")
+        try:
+            brief = Brief(**{k: v for k, v in brief_fields.items() if v is not None})
+            render = RenderSpec(**{k: v for k, v in render_fields.items() if v is not None})
+            providers = Providers(**chosen)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = _REQUEST_FIELD.get(str(first["loc"][0]) if first["loc"] else "", "brief")
+            raise JobError(422, "invalid_request", f"{field}: {_clean(first['msg'])}") from None
+        return brief, render, providers
+
+    # -- routes
+
+    @app.post("/api/videos/generate", status_code=202, response_model=JobCreated, tags=["videos"],
+              dependencies=[Depends(require_key)], responses=_ERRORS)
+    async def generate(
+        body: GenerateRequest,
+        response: Response,
+        correlation: Annotated[str | None, Header(alias="X-Correlation-ID", max_length=64)] = None,
+    ) -> JobCreated:
+        """Start a video job; follow it with /status or /stream."""
+        brief, render, providers = build(body)
+        correlation_id = correlation if correlation and _CORRELATION.fullmatch(correlation) else str(uuid.uuid4())
+        job = await manager.submit(brief, render, providers, correlation_id)
+        stream_url, _ = links(job.meta.job_id)
+        response.headers["Location"] = f"/api/videos/{job.meta.job_id}/status"
+        response.headers["X-Correlation-ID"] = correlation_id
+        return JobCreated(jobId=job.meta.job_id, status="pending", correlationId=correlation_id,
+                          createdAt=datetime.fromisoformat(job.meta.created_at),
+                          statusUrl=f"/api/videos/{job.meta.job_id}/status", streamUrl=stream_url)
+
+    @app.get("/api/videos", response_model=JobList, tags=["videos"], dependencies=[Depends(require_key)],
+             responses=_ERRORS)
+    async def list_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> JobList:
+        """Recent jobs, newest first."""
+        return JobList(jobs=[status_of(job) for job in await manager.recent(limit)])
+
+    @app.get("/api/videos/{job_id}/status", response_model=JobStatus, tags=["videos"],
+             dependencies=[Depends(require_key)], responses=_ERRORS)
+    async def status(job_id: JobId) -> JobStatus:
+        """Where a job stands: state, percentage, stage, and the video's URL once done."""
+        return status_of(await manager.get(job_uuid(job_id)))
+
+    @app.get("/api/videos/{job_id}/stream", tags=["videos"], dependencies=[Depends(job_or_token)],
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "Events `progress`, `done`, `error`; comment heartbeats."},
+                        204: {"description": "The stream has already ended for this Last-Event-ID."}, **_ERRORS})
+    async def stream(
+        job_id: JobId,
+        last_event_id: Annotated[str, Header(
+            alias="Last-Event-ID", max_length=20, pattern=r"^\s*[0-9]{0,12}\s*$",
+            description="Id of the last event received (browsers send it on reconnect).")] = "",
+        last_event_query: Annotated[int | None, Query(alias="lastEventId", ge=0, le=10**9)] = None,
+    ) -> Response:
+        """Live progress as server-sent events; reconnect with Last-Event-ID to miss nothing."""
+        job = await manager.get(job_uuid(job_id))
+        last = last_event_query or 0
+        if last_event_id.strip():
+            last = int(last_event_id.strip())
+        terminal_id = job.events[-1].id if job.terminal is not None and job.events else None
+        if terminal_id is not None and last >= terminal_id:
+            return Response(status_code=204)
+        if streams["open"] >= settings.max_streams:
+            raise JobError(503, "too_many_streams", "too many open event streams; retry in a few seconds")
+        _, video_url = links(job.meta.job_id)
+
+        def decorate(event: JobEvent) -> dict[str, Any]:
+            data = {"jobId": job.meta.job_id, **event.data}
+            if event.kind == "done":
+                data["videoUrl"] = video_url if (job.terminal or {}).get("video") else None
+            return data
+
+        async def body() -> AsyncIterator[bytes]:
+            streams["open"] += 1
+            try:
+                async for chunk in job_stream(job, last, decorate=decorate, heartbeat=settings.heartbeat_seconds,
+                                              closing=lambda: manager.closing):
+                    yield chunk
+            finally:
+                streams["open"] -= 1
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.head("/api/videos/{job_id}/download", include_in_schema=False, dependencies=[Depends(job_or_token)])
+    @app.get("/api/videos/{job_id}/download", tags=["videos"], dependencies=[Depends(job_or_token)],
+             responses={200: {"content": {"video/mp4": {}}, "description": "The MP4 (Range requests work)."},
+                        206: {"description": "Part of the MP4."}, 416: {"description": "Range not satisfiable."},
+                        **_ERRORS})
+    async def download(job_id: JobId) -> Response:
+        """The finished MP4; supports HTTP Range, so a player can seek."""
+        job = await manager.get(job_uuid(job_id))
+        if job.status != "done":
+            raise JobError(409, "not_ready", f"the job is {job.status}: there is no video to download")
+        path = _video_path(job, manager.videos_dir)
+        from tasks.naming import slug
+
+        return FileResponse(path, media_type="video/mp4", filename=f"{slug(job.meta.topic)}.mp4",
+                            content_disposition_type="inline")
+
+    @app.post("/api/videos/{job_id}/cancel", response_model=JobStatus, tags=["videos"],
+              dependencies=[Depends(require_key)], responses=_ERRORS)
+    async def cancel(job_id: JobId) -> JobStatus:
+        """Cancel a pending or running job (its flow run is cancelled in Prefect)."""
+        job = await manager.get(job_uuid(job_id))
+        return status_of(await manager.cancel(job))
+
+    @app.get("/healthz", response_model=Health, tags=["service"], responses={503: {"model": Health}})
+    async def healthz() -> Response:
+        """Liveness and whether Prefect answers."""
+        ok = await manager.prefect_ok()
+        body = Health(status="ok" if ok else "degraded", prefect=ok, runner=settings.runner,
+                      authRequired=keys.required)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    # -- middleware (the last added runs first)
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(  # type: ignore[arg-type]
+        settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute, settings.generate_burst), keys=keys)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    if settings.origins():
+        app.add_middleware(CORSMiddleware, allow_origins=settings.origins(), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "Last-Event-ID", "X-Correlation-ID"],
+                           expose_headers=["Location", "X-Correlation-ID", "Content-Range", "Accept-Ranges"],
+                           max_age=600)
+    app.add_middleware(SecurityHeadersMiddleware)  # type: ignore[arg-type]
+    return app
+
+
+def allowed_vendors(configured: str, defaults: dict[str, str]) -> dict[str, list[str]]:
+    """Per capability, the provider vendors a request may name: configured ones it knows, plus the defaults."""
+    from providers.registry import CAPABILITIES
+
+    wanted = {v.strip().lower() for v in configured.split(",") if v.strip()}
+    allowed = {}
+    for capability, vendors in CAPABILITIES.items():
+        default = defaults[capability].partition(":")[0].lower()
+        allowed[capability] = sorted({v for v in vendors if v in wanted} | {default})
+    return allowed
+
+
+def _tighten(schema: dict[str, Any], allowed: dict[str, list[str]], max_duration: float) -> dict[str, Any]:
+    """Write the server's own limits into the OpenAPI schema, so that what it documents is what it accepts."""
+    parts = schema.get("components", {}).get("schemas", {})
+    model = r"(:[A-Za-z0-9._/@+-]{0,200})?$"
+    for capability, vendors in allowed.items():
+        prop = parts.get("ProviderChoices", {}).get("properties", {}).get(capability)
+        for option in (prop or {}).get("anyOf", []):
+            if option.get("type") == "string":
+                option["pattern"] = "^(" + "|".join(re.escape(v) for v in vendors) + ")" + model
+    request = parts.get("GenerateRequest", {})
+    props = request.get("properties", {})
+    for option in props.get("brief", {}).get("anyOf", [props.get("brief", {})]):
+        option["pattern"] = r"\S"  # the brief must say something
+    for option in props.get("voiceId", {}).get("anyOf", []):
+        if option.get("type") == "string":
+            vendors = "|".join(re.escape(v) for v in allowed["tts"])
+            option["pattern"] = rf"^([A-Za-z0-9._@+-]{{1,100}}|({vendors}):[A-Za-z0-9._/@+-]{{1,200}})$"
+    for name, scale in (("durationSeconds", 1.0), ("durationMinutes", 60.0)):
+        for option in props.get(name, {}).get("anyOf", []):
+            if option.get("type") == "number":
+                option["maximum"] = max_duration / scale
+    request["not"] = {"required": ["durationMinutes", "durationSeconds"]}
+    return schema
+
+
+_REQUEST_FIELD = {
+    "topic": "brief", "duration": "durationMinutes", "visual_style": "style", "audience": "options.audience",
+    "goal": "options.goal", "tone": "options.tone", "language": "options.language", "pacing": "options.pacing",
+    "density": "options.density", "aspect": "options.aspect", "resolution": "options.resolution",
+    "fps": "options.fps", "quality": "options.quality", "captions": "options.captions", "motion": "options.motion",
+    "llm": "providers.llm", "tts": "providers.tts", "images": "providers.images", "renderer": "providers.renderer",
+}
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts)
+
+
+_PATTERN_HINTS = {
+    "Last-Event-ID": "must be a whole number (the id of the last event received)",
+    "voiceId": "a voice name (letters, digits and ._@+-) or vendor:voice",
+    "options.language": "must be a language code such as en, de or pt-BR",
+    "providers.llm": "must be a provider spec such as local or vendor:model",
+    "providers.tts": "must be a provider spec such as local or espeak:en-us",
+    "providers.images": "must be a provider spec such as local or vendor:model",
+    "providers.renderer": "must be a provider spec such as ffmpeg",
+}
+
+
+def _explain(error: Any) -> str:
+    """A validation error's message, in words a user can act on for pattern mismatches."""
+    if error.get("type") == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(_field(error.get("loc", ())))
+        if hint:
+            return hint
+    return _clean(error.get("msg", ""))
+
+
+def _clean(message: str) -> str:
+    return str(message).removeprefix("Value error, ")
+
+
+def _video_path(job: Job, videos_dir: Path) -> Path:
+    """The job's MP4, only if it lies inside the API's videos folder (no path from a request is used)."""
+    video = (job.terminal or {}).get("video")
+    if not video:
+        raise JobError(404, "no_video", "the job finished but its video is not on this server's disk")
+    path = Path(str(video)).resolve()
+    if path.suffix != ".mp4" or not path.is_relative_to(videos_dir.resolve()) or not path.is_file():
+        raise JobError(404, "no_video", "the job's video is no longer available on this server")
+    return path
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory studio.api:app_factory`."""
+    return create_app()
+
