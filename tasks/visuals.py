@@ -31,7 +31,7 @@ def _outputs(inputs: dict[str, Any]) -> list[Path]:
 
 
 @task(name="generate_scene_image", cache_policy=resumable(_outputs), persist_result=True, retries=2,
-      retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def generate_scene_image(run_dir: str, index: int, request: ImageRequest, images: str, total: int = 1) -> SceneImage:
     """Make scene `index`'s image with the provider named by `images`."""
     out = image_path(run_dir, index, request, images)

@@ -47,7 +47,7 @@ def clamp_words(words: tuple[WordTiming, ...], duration: float) -> tuple[WordTim
 
 
 @task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True, retries=2,
-      retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def synthesize_narration(run_dir: str, index: int, text: str, tts: str, voice: VoiceSettings,
                          total: int = 1) -> Narration:
     """Speak one scene's narration; its duration is measured from the audio itself."""
