@@ -9,7 +9,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from providers.settings import get_settings
 from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
-from tasks.compose import build_timeline, finish_video, render_segment
+from tasks.cleanup import sweep_leftovers
+from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.metrics import StageMeter
 from tasks.naming import default_output, job_key, run_folder, slug
 from tasks.schemas import Brief, Providers, RenderSpec, Video
@@ -54,6 +55,7 @@ def make_video(
     run_dir = str(run_folder(settings.runs_dir, job))
     out = out or str(default_output(settings.home.expanduser() / "videos", brief.topic, job))
     meter = StageMeter()
+    sweep_leftovers(run_dir, out)
 
     meter.start("brief", "local", "validate_brief")
     brief_state = validate_brief(brief, render, out, run_dir, return_state=True)
@@ -84,19 +86,21 @@ def make_video(
     pictures = images.result()
     meter.finish("visuals", [f.state for f in images])
 
-    meter.start("composition", providers.renderer, "build_timeline", "render_segment", "finish_video")
+    meter.start("composition", providers.renderer, "build_timeline", "mix_soundtrack", "render_segment",
+                "finish_video")
     timeline = build_timeline(run_dir, narrations, pictures, render, brief.aspect)
+    soundtrack = mix_soundtrack.submit(run_dir, narrations, render, timeline.duration)
     plans = [segment_plan(timeline, i) for i in range(n)]
     digests = [(s.image_digest, timeline.scenes[i - 1].image_digest if i else "") for i, s in enumerate(timeline.scenes)]
     segments = render_segment.map(
         unmapped(run_dir), range(n), plans, digests, unmapped(providers.renderer), total=unmapped(n)
     )
-    wait(segments)
+    wait([*segments, soundtrack])
     finished = finish_video(
-        run_dir, timeline, segments.result(), out, script.title, job, sum(x.duration for x in narrations),
-        return_state=True,
+        run_dir, timeline, segments.result(), soundtrack.result(), out, script.title, job,
+        sum(x.duration for x in narrations), return_state=True,
     )
     video = finished.result()
-    meter.finish("composition", [*(f.state for f in segments), finished])
+    meter.finish("composition", [soundtrack.state, *(f.state for f in segments), finished])
     tracker.publish(video, script, pictures, providers, meter.results)
     return video.model_copy(update={"metrics": meter.results})

@@ -21,6 +21,7 @@ def validate_brief(brief: Brief, render: RenderSpec, out: str, run_dir: str) -> 
     RenderSpec.model_validate(render.model_dump())
     target = check_output_path(out)
     settings = get_settings()
+
     check_machine(Path(run_dir), settings.min_free_disk_gb, 0)
     preflight = check_machine(target.parent, settings.min_free_disk_gb, settings.min_free_memory_mb)
     return preflight
