@@ -83,7 +83,9 @@ class CardPainter:
         title_size = int(min(w, h) * (0.085 if portrait else 0.09))
         lines, font = _wrap(draw, request.title, title_size, max_width, 3 if portrait else 2)
         body_text = request.text.split(". ")[0].strip()
-        body_lines, body_font = _wrap(draw, body_text, int(title_size * 0.45), max_width, 3) if body_text else ([], None)
+        body_lines, body_font = (
+            _wrap(draw, body_text, int(title_size * 0.45), max_width, 3) if body_text else ([], None)
+        )
         line_h = int(title_size * 1.2)
         body_h = int(title_size * 0.45 * 1.35)
         block = len(lines) * line_h + (len(body_lines) * body_h + line_h // 2 if body_lines else 0)

@@ -119,8 +119,9 @@ def align_words(text: str, total: float, events: list[tuple[int, float]]) -> tup
         starts.append(min(inside) if inside else None)
     words: list[WordTiming] = []
     for i, (_, _, token) in enumerate(tokens):
-        start = starts[i] if starts[i] is not None else (words[-1].end if words else 0.0)
-        following = next((s for s in starts[i + 1:] if s is not None), total)
+        known = starts[i]
+        start = known if known is not None else (words[-1].end if words else 0.0)
+        following: float = next((s for s in starts[i + 1:] if s is not None), total)
         start = min(start, total)
         words.append(WordTiming(word=token, start=start, end=max(start, min(following, total))))
     return tuple(words)

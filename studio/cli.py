@@ -15,7 +15,10 @@ from studio.progress_view import ProgressView
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Aura: brief → narrated, captioned MP4.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Aura: brief → narrated, captioned MP4.",
+)
 err = Console(stderr=True)
 
 EXAMPLE_TOPIC = "How honeybees communicate"
@@ -23,8 +26,8 @@ EXAMPLE_GOAL = "explain the waggle dance and how bees share where food is"
 
 # CLI option names for the model fields, so that errors name what the user typed
 _OPTION_FOR = {
-    "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience", "goal": "--goal",
-    "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
+    "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience",
+    "goal": "--goal", "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
     "visual_style": "--style", "resolution": "--resolution", "fps": "--fps", "quality": "--quality",
 }
 
@@ -136,15 +139,27 @@ def generate(
     images: Annotated[str | None, typer.Option(help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL.")] = None,
     renderer: Annotated[str | None, typer.Option(help="Renderer: ffmpeg (default) or moviepy.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs instead of progress bars.")] = False,
+    preset: Annotated[str | None, typer.Option(
+        help="youtube-1080p, shorts (1080x1920 for Shorts/TikTok/Reels), square, draft-720p or 4k (H.265); "
+             "sets the frame size and shape instead of --resolution and --aspect.")] = None,
+    music: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="Background music file: looped or trimmed, ducked under the voice.")] = None,
+    caption_style: Annotated[str | None, typer.Option(
+        help="phrase (a phrase at a time) or karaoke (word by word, the spoken word highlighted).")] = None,
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
+    from tasks.render_presets import PRESETS
 
     settings = get_settings()
+    if preset in PRESETS:
+        aspect = PRESETS[preset].aspect  # the preset's frame decides the shape the brief is written for
     values = {
         "brief": {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
                   "tone": tone, "language": language, "pacing": pacing, "density": density, "visual_style": style},
-        "render": {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion},
+        "render": {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion,
+                   "preset": preset, "music": str(music.resolve()) if music else None,
+                   "caption_style": caption_style},
         "providers": {"llm": llm or settings.llm, "tts": voice or settings.tts, "images": images or settings.images,
                       "renderer": renderer or settings.renderer},
         "out": out,

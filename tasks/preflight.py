@@ -51,7 +51,8 @@ def check_machine(folder: Path, min_disk_gb: float, min_memory_mb: int) -> Prefl
     free_gb = shutil.disk_usage(existing).free / 1e9
     if free_gb < min_disk_gb:
         raise ConfigurationError(
-            f"only {free_gb:.2f} GB free in {existing}; Aura needs {min_disk_gb:.1f} GB: free space or choose another folder"
+            f"only {free_gb:.2f} GB free in {existing}; Aura needs {min_disk_gb:.1f} GB: "
+            "free space or choose another folder"
         )
     available_mb = int(psutil.virtual_memory().available / 2**20)
     if available_mb < min_memory_mb:

@@ -7,7 +7,7 @@ a default (except the topic) for the Prefect UI's run form.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -46,7 +46,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Pacing(str, Enum):
+class Pacing(StrEnum):
     """How fast the narration moves."""
 
     chill = "chill"
@@ -54,7 +54,7 @@ class Pacing(str, Enum):
     fast = "fast"
 
 
-class Density(str, Enum):
+class Density(StrEnum):
     """How much happens per minute: fewer, longer scenes or more, shorter ones."""
 
     sparse = "sparse"
@@ -62,7 +62,7 @@ class Density(str, Enum):
     dense = "dense"
 
 
-class Aspect(str, Enum):
+class Aspect(StrEnum):
     """Frame shape."""
 
     landscape = "16:9"
