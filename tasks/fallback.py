@@ -1,0 +1,76 @@
+"""Fallback chains: try the configured provider, then the ones the user listed after it.
+
+A transient failure is retried by Prefect first (the task raises it again); only on the last
+attempt, or when the provider's circuit breaker is open, does the chain move on. A permanent
+failure moves on at once, but only when a fallback is configured: with none, it fails the task
+with the provider's own message (an authentication error names the key to set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from prefect.context import TaskRunContext
+
+from providers.breaker import breaker_for
+from providers.errors import AuraError, CircuitOpenError, ConfigurationError, TransientError
+from providers.registry import resolve
+
+__all__ = ["Outcome", "chain_for", "is_last_attempt", "with_fallback"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a chain produced, with which provider, and why earlier ones were passed over."""
+
+    value: T
+    spec: str
+    fallback_reason: str | None = None
+
+
+def chain_for(primary: str, fallbacks: Sequence[str]) -> list[str]:
+    """The primary spec followed by the configured fallbacks, without repeats."""
+    chain = [primary]
+    for spec in fallbacks:
+        if spec and spec not in chain:
+            chain.append(spec)
+    return chain
+
+
+def is_last_attempt() -> bool:
+    """True when the running Prefect task has no retries left (or runs outside Prefect)."""
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        return True
+    return ctx.task_run.run_count > ctx.task.retries
+
+
+def with_fallback(capability: str, chain: Sequence[str], call: Callable[[Any], T], *,
+                  last_attempt: bool | None = None, **options: Any) -> Outcome[T]:
+    """Run `call(provider)` on each spec of `chain` in turn until one succeeds."""
+    last = is_last_attempt() if last_attempt is None else last_attempt
+    reasons: list[str] = []
+    for i, spec in enumerate(chain):
+        has_next = i + 1 < len(chain)
+        try:
+            provider = resolve(capability, spec, **options)
+            value = breaker_for(f"{capability}:{spec}").call(lambda provider=provider: call(provider))
+        except CircuitOpenError as exc:
+            if not has_next:
+                raise
+            reasons.append(f"{spec}: {exc}")
+        except TransientError as exc:
+            if not has_next or not last:
+                raise
+            reasons.append(f"{spec}: {exc} (after retries)")
+        except (ConfigurationError, AuraError) as exc:
+            if not has_next:
+                raise
+            reasons.append(f"{spec}: {exc}")
+        else:
+            return Outcome(value, spec, "; ".join(reasons) or None)
+    raise AssertionError("unreachable: the last spec either returns or raises")
