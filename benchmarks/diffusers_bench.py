@@ -102,10 +102,11 @@ def _run_row(provider: Any, size: tuple[int, int], images: int, batch: int, out:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="hub id or local folder (default: a tiny random SD built here)")
     parser.add_argument("--sizes", default="64x64,128x72", help="generation sizes WxH, comma-separated")
-    parser.add_argument("--batch", default="1,4", help="batch sizes to compare, comma-separated (1 = per call)")
+    parser.add_argument("--batch", default="1,4", help="batch sizes to compare (1 = one call per image)")
     parser.add_argument("--images", type=int, default=8, help="images per row")
     parser.add_argument("--steps", type=int, help="inference steps (default: the model family's)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -139,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - started
     loaded = provider.loaded
     steps = provider.settings.diffusers_steps or loaded.family.steps
-    print(f"model {args.model or 'tiny random SD'} | {type(loaded.pipe).__name__} | family {loaded.family.name} | "
-          f"{loaded.device} {next(loaded.pipe.unet.parameters()).dtype if hasattr(loaded.pipe, 'unet') else ''} | "
-          f"{steps} steps | torch threads {torch.get_num_threads()} | load {load_s:.2f} s")
+    dtype = getattr(loaded.pipe, "dtype", "")
+    name = args.model or "tiny random SD"
+    print(f"model {name} | {type(loaded.pipe).__name__} | family {loaded.family.name} | {loaded.device} "
+          f"{dtype} | {steps} steps | torch threads {torch.get_num_threads()} | load {load_s:.2f} s")
     rows = []
     for size in sizes:
         _run_row(provider, size, 1, 1, tmp)  # warm-up at this size

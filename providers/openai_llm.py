@@ -72,10 +72,10 @@ class OpenAIWriter:
         self._key = api_key or "not-needed"  # local servers behind OPENAI_BASE_URL usually take any key
         self.structured = settings.llm_structured if structured is None else structured
         self.max_tokens = settings.llm_max_tokens
-        self.client = openai.OpenAI(
-            api_key=self._key, base_url=self.base_url, timeout=timeout or settings.llm_timeout,
-            max_retries=settings.vendor_max_retries,
-        )
+        # a server of one's own (Ollama, vLLM, LM Studio) may be slow: it gets the generous timeout
+        timeout = timeout or (settings.llm_timeout if hosted else settings.local_llm_timeout)
+        self.client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=timeout,
+                                    max_retries=settings.vendor_max_retries)
 
     def write_script(self, request: ScriptRequest) -> ScriptResponse:
         """Ask for the script; structured output first, JSON in text where the server has none."""

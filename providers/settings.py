@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     llm_structured: bool | None = Field(
         default=None, description="Structured outputs: true, false (JSON in text), unset: try, fall back.")
     vendor_max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries inside the vendor SDK (429/5xx) before a task retry.")
+        default=1, ge=0, le=10, description="Retries inside the vendor SDK (429/5xx) before a task retry.")
     reference_words: int = Field(
         default=900, ge=0, le=20000, description="Words of reference passages put into the script prompt.")
     elevenlabs_api_key: SecretStr | None = Field(

@@ -141,7 +141,7 @@ def script_problems(script: Script, brief: Brief) -> list[str]:
 
 
 @task(name="write_script", cache_policy=resumable(), persist_result=True, retries=2,
-      retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str) -> Script:
     """Ask the writer named by `llm` for a script and check it; one retry with the problems fed back."""
     writer = resolve("llm", llm)

@@ -84,7 +84,7 @@ def build_tiny_sd(out: Path) -> Path:
         scheduler=scheduler,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
-    pipe.save_pretrained(str(out))
+    pipe.save_pretrained(str(out))  # type: ignore[attr-defined]
     return out
 
 
@@ -113,5 +113,5 @@ def build_tiny_sdxl(out: Path) -> Path:
         text_encoder_2=CLIPTextModelWithProjection(_text_config(tok, hidden_act="gelu")),
         tokenizer=tok, tokenizer_2=tok, unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True,
     )
-    pipe.save_pretrained(str(out))
+    pipe.save_pretrained(str(out))  # type: ignore[attr-defined]
     return out

@@ -61,7 +61,8 @@ def test_wrong_key_is_an_authentication_error_without_the_key(openai_server: Fak
     message = str(info.value)
     assert "OPENAI_API_KEY" in message and "401" in message
     assert "sk-wrong" not in message and "sk-live" not in message
-    assert info.value.__cause__ is None and info.value.__suppress_context__  # the SDK's message quotes the key
+    # the SDK's own exception quotes the key: it is not chained, so no traceback shows it
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_rate_limit_is_transient_with_retry_after(openai_server: FakeOpenAI) -> None:
@@ -85,11 +86,20 @@ def test_malformed_body_is_invalid_output(openai_server: FakeOpenAI) -> None:
 
 def test_slow_answer_times_out_as_transient(openai_server: FakeOpenAI,
                                             vendor_env: pytest.MonkeyPatch) -> None:
-    vendor_env.setenv("AURA_LLM_TIMEOUT", "0.3")
+    vendor_env.setenv("AURA_LOCAL_LLM_TIMEOUT", "0.3")  # OPENAI_BASE_URL is not api.openai.com
     get_settings.cache_clear()
     openai_server.mode, openai_server.slow_seconds = "slow", 1.5
     with pytest.raises(TransientError, match="timeout"):
         resolve("llm", "openai:m").write_script(build_request(BRIEF))
+
+
+def test_hosted_openai_has_a_short_timeout_local_servers_a_long_one(vendor_env: pytest.MonkeyPatch) -> None:
+    vendor_env.setenv("OPENAI_API_KEY", "k")
+    vendor_env.setenv("AURA_LLM_TIMEOUT", "11")
+    vendor_env.setenv("AURA_LOCAL_LLM_TIMEOUT", "999")
+    get_settings.cache_clear()
+    assert resolve("llm", "openai:gpt-4o-mini").client.timeout == 11
+    assert resolve("llm", "ollama:llama3.1").client.timeout == 999
 
 
 def test_refusal_is_content_rejected(openai_server: FakeOpenAI) -> None:
