@@ -11,11 +11,13 @@ from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
 from tasks.cleanup import sweep_leftovers
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
+from tasks.cost import estimate_run, spent
+from tasks.fallback import fallback_summary
 from tasks.metrics import StageMeter
 from tasks.naming import default_output, job_key, run_folder, slug
 from tasks.schemas import Brief, Providers, RenderSpec, Video
 from tasks.script import write_script
-from tasks.timeline import segment_plan
+from tasks.timeline import image_digests, segment_plan
 from tasks.visuals import generate_scene_image, image_requests
 from tasks.voice import synthesize_narration, voice_settings
 
@@ -31,7 +33,7 @@ def _run_name() -> str:
 @flow(
     name="make-video",
     flow_run_name=_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers),
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers),  # type: ignore[arg-type]
     persist_result=True,
     validate_parameters=True,
 )
@@ -40,6 +42,7 @@ def make_video(
     render: RenderSpec = RenderSpec(),  # noqa: B008 - frozen model, safe as a default
     providers: Providers = Providers(),  # noqa: B008
     out: str = "",
+    budget: float | None = None,
 ) -> Video:
     """Turn a brief into a narrated, captioned MP4 and return what was made.
 
@@ -48,6 +51,7 @@ def make_video(
         render: How the video is encoded: resolution, frame rate, quality, captions, motion.
         providers: Which script writer, voice, image generator and renderer to use; `local` needs no key.
         out: Where the MP4 goes on the worker; empty puts it under AURA_HOME/videos.
+        budget: Most USD this video may cost; a run estimated above it does not start (empty: AURA_BUDGET).
     """
     tracker = RunTracker.start()  # progress artifact, stage events and log correlation id for this run
     settings = get_settings()
@@ -55,6 +59,7 @@ def make_video(
     run_dir = str(run_folder(settings.runs_dir, job))
     out = out or str(default_output(settings.home.expanduser() / "videos", brief.topic, job))
     meter = StageMeter()
+    estimate = estimate_run(brief, providers, budget)  # before any paid call: refuse what is over budget
     sweep_leftovers(run_dir, out)
 
     meter.start("brief", "local", "validate_brief")
@@ -65,7 +70,7 @@ def make_video(
     meter.start("script", providers.llm, "write_script")
     script_state = write_script(brief, providers.llm, return_state=True)
     script = script_state.result()
-    meter.finish("script", [script_state])
+    meter.finish("script", [script_state], degraded=script.fallback_reason)
 
     n = len(script.scenes)
     width, height = render.frame_size(brief.aspect)
@@ -81,21 +86,22 @@ def make_video(
     )
     wait(voice)
     narrations = voice.result()
-    meter.finish("voice", [f.state for f in voice])
+    meter.finish("voice", [f.state for f in voice], degraded=fallback_summary(narrations))
     wait(images)
     pictures = images.result()
-    meter.finish("visuals", [f.state for f in images])
+    meter.finish("visuals", [f.state for f in images], degraded=fallback_summary(pictures))
 
     meter.start("composition", providers.renderer, "build_timeline", "mix_soundtrack", "render_segment",
                 "finish_video")
     timeline = build_timeline(run_dir, narrations, pictures, render, brief.aspect)
     soundtrack = mix_soundtrack.submit(run_dir, narrations, render, timeline.duration)
     plans = [segment_plan(timeline, i) for i in range(n)]
-    digests = [(s.image_digest, timeline.scenes[i - 1].image_digest if i else "") for i, s in enumerate(timeline.scenes)]
+    digests = [image_digests(timeline, i) for i in range(n)]
     segments = render_segment.map(
         unmapped(run_dir), range(n), plans, digests, unmapped(providers.renderer), total=unmapped(n)
     )
-    wait([*segments, soundtrack])
+    wait(segments)
+    soundtrack.wait()
     finished = finish_video(
         run_dir, timeline, segments.result(), soundtrack.result(), out, script.title, job,
         sum(x.duration for x in narrations), return_state=True,
@@ -103,4 +109,7 @@ def make_video(
     video = finished.result()
     meter.finish("composition", [soundtrack.state, *(f.state for f in segments), finished])
     tracker.publish(video, script, pictures, providers, meter.results)
-    return video.model_copy(update={"metrics": meter.results})
+    return video.model_copy(update={
+        "metrics": meter.results, "degraded": meter.degraded(), "estimated_cost_usd": estimate.total_usd,
+        "cost_usd": spent(script, pictures, providers).total_usd,
+    })

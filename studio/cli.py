@@ -81,8 +81,12 @@ def _summary(video: Any) -> None:
               f"{video.scenes} scenes, {video.size_bytes / 1e6:.1f} MB")
     for stage, m in video.metrics.items():
         note = " (cached)" if m.cached else ""
-        err.print(f"  {stage:<12} {m.seconds:7.2f} s  {m.items_done:>3} done  {m.provider}{note}")
-    err.print(f"  captions     {video.srt}")
+        err.print(f"  {stage:<12} {m.seconds:7.2f} s  {m.items_done:>3} done  {m.provider}{note}", highlight=False)
+    err.print(f"  captions     {video.srt}", highlight=False)
+    if video.cost_usd:
+        err.print(f"  cost         ${video.cost_usd:.4f} (estimated ${video.estimated_cost_usd or 0:.4f})")
+    for stage, reason in video.degraded.items():
+        err.print(f"[yellow]degraded[/] {stage}: {reason}", soft_wrap=True)
 
 
 def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
@@ -100,7 +104,7 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     view = ProgressView(err, enabled=not verbose)
     try:
         with view:
-            video = make_video(brief=brief, render=render, providers=providers, out=out)
+            video = make_video(brief=brief, render=render, providers=providers, out=out, budget=values.get("budget"))
     except KeyboardInterrupt:
         kill_all_children()
         err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
@@ -146,23 +150,39 @@ def generate(
         exists=True, dir_okay=False, help="Background music file: looped or trimmed, ducked under the voice.")] = None,
     caption_style: Annotated[str | None, typer.Option(
         help="phrase (a phrase at a time) or karaoke (word by word, the spoken word highlighted).")] = None,
+    reference: Annotated[list[Path] | None, typer.Option(
+        exists=True, dir_okay=False, help="A text file of reference material for the script (repeatable).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Most USD the run may cost; refused before it starts.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="default, debug (long timeouts, temp files kept, verbose) or quick-demo (short timeouts, "
+             "one retry, template script if the LLM's fails).")] = None,
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
     from tasks.render_presets import PRESETS
 
+    from tasks.profiles import PROFILES
+
+    if profile and profile not in PROFILES:
+        err.print(f"error: --profile: choose one of {', '.join(PROFILES)} (got {profile!r})", soft_wrap=True)
+        raise typer.Exit(2)
+    if profile:
+        os.environ["AURA_PROFILE"] = profile  # read when the tasks are defined, so before the flow is imported
+        get_settings.cache_clear()
     settings = get_settings()
     if preset in PRESETS:
         aspect = PRESETS[preset].aspect  # the preset's frame decides the shape the brief is written for
     values = {
         "brief": {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
-                  "tone": tone, "language": language, "pacing": pacing, "density": density, "visual_style": style},
+                  "tone": tone, "language": language, "pacing": pacing, "density": density, "visual_style": style,
+                  "references": tuple(p.read_text(errors="replace") for p in reference) if reference else None},
         "render": {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion,
                    "preset": preset, "music": str(music.resolve()) if music else None,
                    "caption_style": caption_style},
         "providers": {"llm": llm or settings.llm, "tts": voice or settings.tts, "images": images or settings.images,
                       "renderer": renderer or settings.renderer},
         "out": out,
+        "budget": budget,
     }
     _run(values, as_json, verbose)
 

@@ -17,8 +17,9 @@ from prefect.context import TaskRunContext
 from providers.breaker import breaker_for
 from providers.errors import AuraError, CircuitOpenError, ConfigurationError, TransientError
 from providers.registry import resolve
+from providers.settings import get_settings
 
-__all__ = ["Outcome", "chain_for", "is_last_attempt", "with_fallback"]
+__all__ = ["Outcome", "chain_for", "fallback_summary", "is_last_attempt", "with_fallback"]
 
 T = TypeVar("T")
 
@@ -49,16 +50,19 @@ def is_last_attempt() -> bool:
     return ctx.task_run.run_count > ctx.task.retries
 
 
-def with_fallback(capability: str, chain: Sequence[str], call: Callable[[Any], T], *,
+def with_fallback(capability: str, chain: Sequence[str], call: Callable[[Any, str], T], *,
                   last_attempt: bool | None = None, **options: Any) -> Outcome[T]:
-    """Run `call(provider)` on each spec of `chain` in turn until one succeeds."""
+    """Run `call(provider, spec)` for each spec of `chain` in turn until one succeeds."""
     last = is_last_attempt() if last_attempt is None else last_attempt
+    settings = get_settings()
     reasons: list[str] = []
     for i, spec in enumerate(chain):
         has_next = i + 1 < len(chain)
         try:
             provider = resolve(capability, spec, **options)
-            value = breaker_for(f"{capability}:{spec}").call(lambda provider=provider: call(provider))
+            breaker = breaker_for(f"{capability}:{spec}", window=settings.breaker_window,
+                                  open_for=settings.breaker_open_for, min_calls=settings.breaker_min_calls)
+            value = breaker.call(lambda provider=provider, spec=spec: call(provider, spec))
         except CircuitOpenError as exc:
             if not has_next:
                 raise
@@ -74,3 +78,13 @@ def with_fallback(capability: str, chain: Sequence[str], call: Callable[[Any], T
         else:
             return Outcome(value, spec, "; ".join(reasons) or None)
     raise AssertionError("unreachable: the last spec either returns or raises")
+
+
+def fallback_summary(items: Sequence[Any]) -> str | None:
+    """One line saying which scenes fell back and why, or None when none did."""
+    fell = [(getattr(item, "index", i), item.fallback_reason) for i, item in enumerate(items)
+            if getattr(item, "fallback_reason", None)]
+    if not fell:
+        return None
+    scenes = ", ".join(str(index + 1) for index, _ in fell)
+    return f"scene {scenes}: {fell[0][1]}" if len(fell) == 1 else f"scenes {scenes}: {fell[0][1]}"

@@ -69,8 +69,8 @@ class StageMeter:
                 self._sampler = threading.Thread(target=self._sample, name="aura-memory", daemon=True)
                 self._sampler.start()
 
-    def finish(self, stage: str, states: Iterable[Any] = (), failed: int = 0) -> StageMetrics:
-        """Close `stage` given the final Prefect states of its task runs."""
+    def finish(self, stage: str, states: Iterable[Any] = (), failed: int = 0, degraded: str | None = None) -> StageMetrics:
+        """Close `stage` given the final Prefect states of its task runs, and why it fell back, if it did."""
         with self._lock:
             opened = self._open.pop(stage)
         states = list(states)
@@ -84,7 +84,15 @@ class StageMeter:
             peak_memory_mb=round(max(opened.peak, _rss_mb()), 1),
             provider=opened.provider,
             cached=cached,
+            degraded=degraded,
         )
         self.results[stage] = metrics
-        report(stage, done, max(1, len(states)), f"{stage} finished in {metrics.seconds:.1f} s", "finished")
+        if degraded:
+            report(stage, done, max(1, len(states)), f"{stage} fell back: {degraded}", "degraded")
+        else:
+            report(stage, done, max(1, len(states)), f"{stage} finished in {metrics.seconds:.1f} s", "finished")
         return metrics
+
+    def degraded(self) -> dict[str, str]:
+        """Stages that fell back, and why."""
+        return {stage: m.degraded for stage, m in self.results.items() if m.degraded}

@@ -185,6 +185,8 @@ class Script(_Frozen):
     scenes: tuple[Scene, ...] = Field(min_length=1)
     prompt_tokens: int = Field(0, ge=0, description="Prompt tokens the LLM reported for this script.")
     completion_tokens: int = Field(0, ge=0, description="Completion tokens the LLM reported for this script.")
+    provider: str = Field("local", description="The writer that produced this script.")
+    fallback_reason: str | None = Field(None, description="Why the configured writer was passed over, if it was.")
 
     @property
     def word_count(self) -> int:
@@ -202,6 +204,7 @@ class Narration(_Frozen):
     digest: str
     timings_estimated: bool = False
     provider: str = "local"
+    fallback_reason: str | None = None
 
 
 class SceneImage(_Frozen):
@@ -214,6 +217,7 @@ class SceneImage(_Frozen):
     digest: str
     provider: str = "local"
     degraded: bool = False
+    fallback_reason: str | None = None
 
 
 class TimelineScene(_Frozen):
@@ -262,6 +266,7 @@ class StageMetrics(_Frozen):
     peak_memory_mb: float = 0.0
     provider: str = ""
     cached: bool = False
+    degraded: str | None = None
 
 
 class Video(_Frozen):
@@ -284,3 +289,4 @@ class Video(_Frozen):
     metrics: dict[str, StageMetrics] = Field(default_factory=dict)
     estimated_cost_usd: float | None = None
     cost_usd: float | None = None
+    degraded: dict[str, str] = Field(default_factory=dict, description="Stages that fell back, and why.")

@@ -17,6 +17,8 @@ from providers.registry import resolve
 from providers.retrieval import reference_block
 from providers.settings import get_settings
 from tasks.caching import resumable
+from tasks.fallback import chain_for, with_fallback
+from tasks.profiles import active_profile
 from tasks.retry import retry_transient
 from tasks.schemas import Brief, Density, Pacing, Script
 
@@ -24,6 +26,7 @@ __all__ = [
     "WORDS_PER_MINUTE",
     "build_request",
     "clean_narration",
+    "draft_script",
     "parse_script",
     "plan_scenes",
     "script_problems",
@@ -33,6 +36,7 @@ __all__ = [
 WORDS_PER_MINUTE: dict[Pacing, int] = {Pacing.chill: 130, Pacing.conversational: 150, Pacing.fast: 175}
 SECONDS_PER_SCENE: dict[Density, float] = {Density.sparse: 12.0, Density.balanced: 7.5, Density.dense: 5.0}
 MAX_SCENES = 240
+PROFILE = active_profile()
 
 _DIRECTIONS = re.compile(r"\[[^\]]*\]|\*\*?[^*]+\*\*?|\((?:pause|music|sfx|beat|laughs?|sighs?)[^)]*\)", re.I)
 _LABELS = re.compile(r"^\s*(?:scene|narrator|voice[- ]?over|vo)\s*\d*\s*[:.\-–]\s*", re.I)
@@ -140,11 +144,8 @@ def script_problems(script: Script, brief: Brief) -> list[str]:
     return problems
 
 
-@task(name="write_script", cache_policy=resumable(), persist_result=True, retries=2,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
-def write_script(brief: Brief, llm: str) -> Script:
-    """Ask the writer named by `llm` for a script and check it; one retry with the problems fed back."""
-    writer = resolve("llm", llm)
+def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
+    """One writer's script for `brief`: a second try with the problems fed back, then a clear failure."""
     problems: list[str] = []
     tokens = [0, 0]
     for _attempt in range(2):
@@ -157,5 +158,22 @@ def write_script(brief: Brief, llm: str) -> Script:
             continue
         problems = script_problems(script, brief)
         if not problems:
-            return script.model_copy(update={"prompt_tokens": tokens[0], "completion_tokens": tokens[1]})
-    raise InvalidOutputError(f"the script from {llm} is unusable after a retry: {'; '.join(problems)}")
+            return script.model_copy(update={"prompt_tokens": tokens[0], "completion_tokens": tokens[1],
+                                             "provider": spec})
+    raise InvalidOutputError(f"the script from {spec} is unusable after a retry: {'; '.join(problems)}")
+
+
+@task(name="write_script", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["script"])
+def write_script(brief: Brief, llm: str) -> Script:
+    """Ask the writer named by `llm` (then the configured fallbacks) for a script and check it."""
+    chain = chain_for(llm, get_settings().fallbacks("llm"))
+    try:
+        outcome = with_fallback("llm", chain, lambda writer, spec: draft_script(writer, brief, spec))
+    except InvalidOutputError as exc:
+        if not PROFILE.template_on_invalid_script or "local" in chain:
+            raise
+        # quick-demo: a demo must not die on a bad LLM answer; the template writer never fails validation
+        script = draft_script(resolve("llm", "local"), brief, "local")
+        return script.model_copy(update={"fallback_reason": f"{llm}: {exc}"})
+    return outcome.value.model_copy(update={"fallback_reason": outcome.fallback_reason})

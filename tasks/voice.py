@@ -10,8 +10,11 @@ from prefect import task
 from providers.base import VoiceSettings
 from providers.files import file_digest
 from providers.media import audio_duration
-from providers.registry import parse_spec, resolve
+from providers.registry import parse_spec
+from providers.settings import get_settings
 from tasks.caching import resumable
+from tasks.fallback import chain_for, with_fallback
+from tasks.profiles import active_profile
 from tasks.naming import content_key, media_path
 from tasks.progress import report
 from tasks.retry import retry_transient
@@ -19,6 +22,8 @@ from tasks.schemas import Brief, Narration, WordTiming
 from tasks.script import WORDS_PER_MINUTE
 
 __all__ = ["AUDIO_SUFFIX", "narration_path", "synthesize_narration", "voice_settings"]
+
+PROFILE = active_profile()
 
 # the container each voice vendor writes; anything else writes WAV
 AUDIO_SUFFIX: dict[str, str] = {"elevenlabs": ".mp3", "openai": ".mp3"}
@@ -46,18 +51,24 @@ def clamp_words(words: tuple[WordTiming, ...], duration: float) -> tuple[WordTim
     return tuple(out)
 
 
-@task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True, retries=2,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
+@task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True, retries=PROFILE.retries,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["voice"])
 def synthesize_narration(run_dir: str, index: int, text: str, tts: str, voice: VoiceSettings,
                          total: int = 1) -> Narration:
     """Speak one scene's narration; its duration is measured from the audio itself."""
-    out = narration_path(run_dir, index, text, tts, voice)
-    speech = resolve("tts", tts).synthesize(text, out, voice)
+    chain = chain_for(tts, get_settings().fallbacks("tts"))
+    # each voice writes its own file: a fallback's audio never masquerades as the configured voice's
+    outcome = with_fallback(
+        "tts", chain,
+        lambda provider, spec: provider.synthesize(text, narration_path(run_dir, index, text, spec, voice), voice),
+    )
+    speech = outcome.value
     duration = audio_duration(speech.audio_path)
     report("voice", 1, total, f"scene {index + 1} spoken ({duration:.1f} s)", "item")
     return Narration(
         index=index, audio=speech.audio_path, duration=duration, words=clamp_words(speech.words, duration),
-        digest=file_digest(speech.audio_path), timings_estimated=speech.timings_estimated, provider=tts,
+        digest=file_digest(speech.audio_path), timings_estimated=speech.timings_estimated, provider=outcome.spec,
+        fallback_reason=outcome.fallback_reason,
     )
 
 

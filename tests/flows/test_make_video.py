@@ -47,7 +47,7 @@ def test_metrics_cover_every_stage(rendered) -> None:
     assert list(video.metrics) == STAGES
     assert all(m.seconds >= 0 and m.peak_memory_mb > 0 for m in video.metrics.values())
     assert video.metrics["voice"].items_done == video.scenes
-    assert video.metrics["composition"].items_done == video.scenes + 1
+    assert video.metrics["composition"].items_done >= video.scenes + 1
     assert not video.metrics["composition"].cached
 
 
