@@ -29,9 +29,9 @@ from uuid import UUID
 import httpx
 from PIL import Image, ImageDraw
 
-from providers.cost import actual_cost
 from providers.fonts import font_for
 from tasks.correlation import bind_correlation_id
+from tasks.cost import spent
 from tasks.events import RunProgress, current_flow_run_id, emit_stage_event
 from tasks.progress import STAGE_WEIGHTS, Progress, add_listener, remove_listener
 from tasks.schemas import Providers, SceneImage, Script, StageMetrics, Video
@@ -144,11 +144,7 @@ def storyboard_markdown(title: str, cells: Sequence[SheetCell], sheet_uri: str) 
 def stage_costs(script: Script, pictures: Sequence[SceneImage], providers: Providers,
                 metrics: Mapping[str, StageMetrics]) -> dict[str, float]:
     """US dollars each stage cost this run (a stage served from the cache cost nothing)."""
-    cost = actual_cost(
-        llm=providers.llm, tts=providers.tts, images=providers.images, prompt_tokens=script.prompt_tokens,
-        completion_tokens=script.completion_tokens, characters=sum(len(s.narration) for s in script.scenes),
-        images_made=sum(1 for p in pictures if not p.degraded),
-    )
+    cost = spent(script, pictures, providers)
     by_stage = {"llm": "script", "tts": "voice", "images": "visuals"}
     costs = {stage: 0.0 for stage in STAGE_WEIGHTS}
     for line in cost.lines:

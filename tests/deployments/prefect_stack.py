@@ -68,6 +68,7 @@ class PrefectStack:
             "PREFECT_LOCAL_STORAGE_PATH": str(root / "results"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "INFO",
+            "PREFECT_WORKER_QUERY_SECONDS": "2",  # pick runs up quickly (default 10 s)
             "PREFECT_CLI_WRAP_LINES": "false",
             "DO_NOT_TRACK": "1",
             "AURA_HOME": str(self.aura_home),
