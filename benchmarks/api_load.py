@@ -132,7 +132,8 @@ def _check_job(job_id: str, results: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-async def _round(base: str, number: int, jobs: int, clients: int, duration: float) -> dict[str, Any]:
+async def _round(base: str, number: int, jobs: int, clients: int, duration: float,
+                 timeout: float = 900) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients + 50, max_keepalive_connections=clients + 50)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         started = time.monotonic()
@@ -148,7 +149,13 @@ async def _round(base: str, number: int, jobs: int, clients: int, duration: floa
         rng = random.Random(number)
         plan = [(job_ids[i % jobs], rng.uniform(0, 3) if i % 4 == 3 else 0.0, rng.randint(2, 6) if i % 5 == 4 else None)
                 for i in range(clients)]
-        results = await asyncio.gather(*(_client(http, j, d, k) for j, d, k in plan))
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*(_client(http, j, d, k) for j, d, k in plan)), timeout)
+        except TimeoutError:
+            return {"round": number, "jobs": jobs, "clients": clients, "jobs_done": 0, "videos": 0,
+                    "events_delivered": 0, "events_per_job": [], "reconnects": 0, "submit_seconds": 0,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "problems": [f"the clients did not all see their job end within {timeout:.0f} s"]}
         elapsed = time.monotonic() - started
         by_job: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
         for (job_id, _, _), result in zip(plan, results, strict=True):
@@ -200,6 +207,7 @@ def run(jobs: int, clients: int, rounds: int, duration: float, max_jobs: int, ma
             with Sampler(server.pid) as sampler:
                 idle = sampler.rss_mb()
                 for number in range(1, rounds + 1):
+                    print(f"round {number}: {jobs} jobs, {clients} clients ...", file=sys.stderr, flush=True)
                     result = asyncio.run(_round(base, number, jobs, clients, duration))
                     time.sleep(1.0)
                     result["rss_after_mb"] = round(sampler.rss_mb(), 1)
@@ -232,6 +240,7 @@ def main() -> None:
     parser.add_argument("--max-growth-mb", type=float, default=20.0, help="allowed RSS growth after round 1")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `aura serve` is stopped on the way out
     figures = run(args.jobs, args.clients, args.rounds, args.duration, args.max_jobs, args.max_growth_mb)
     if args.json:
         print(json.dumps(figures))

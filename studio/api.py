@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -54,7 +55,8 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AURA_API_", env_file=".env", extra="ignore")
 
     keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated API keys; empty: no key needed.")
-    token_secret: SecretStr = Field(default=SecretStr(""), description="Secret for job link tokens (default: from keys).")
+    token_secret: SecretStr = Field(default=SecretStr(""),
+                                    description="Secret for job link tokens (default: derived from the keys).")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS, or '*'.")
     rate_per_minute: float = Field(default=600, ge=0, description="Requests per minute per client (0: no limit).")
     rate_burst: int = Field(default=120, ge=1, description="Requests a client may make at once.")
@@ -65,7 +67,7 @@ class ApiSettings(BaseSettings):
     heartbeat_seconds: float = Field(default=15, gt=0, le=300, description="Seconds between SSE heartbeats.")
     runner: Literal["auto", "local", "deployment"] = Field(
         default="auto", description="auto: the deployment if it exists and a worker polls it, else local.")
-    deployment: str = Field(default="make-video/smoke", validation_alias=AliasChoices(
+    deployment: str = Field(default="make-video/on-demand", validation_alias=AliasChoices(
         "AURA_API_DEPLOYMENT", "AURA_DEPLOYMENT"), description="Deployment to run jobs through (FLOW/NAME).")
     max_jobs: int = Field(default=2, ge=1, le=64, description="Local jobs rendering at once.")
     max_queue: int = Field(default=20, ge=0, le=10_000, description="Local jobs waiting at most.")
@@ -205,10 +207,10 @@ class ErrorBody(BaseModel):
     message: str
 
 
-JobId = Annotated[str, PathParam(
-    description="The job id: its Prefect flow run id.",
-    json_schema_extra={"format": "uuid", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
-)]
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# documented as a UUID, checked by hand: anything else gets a 400 that says what a job id looks like
+JobId = Annotated[str, PathParam(description="The job id: its Prefect flow run id.",
+                                 json_schema_extra={"format": "uuid", "pattern": _UUID_PATTERN})]
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Required when keys are configured.")
 
@@ -286,6 +288,12 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         return JSONResponse(error_body(codes.get(exc.status_code, "http_error"), message),
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(httpx.TransportError)
+    async def _prefect_down(request: Request, exc: httpx.TransportError) -> JSONResponse:
+        log.warning("Prefect API unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(error_body("backend_unavailable", "the Prefect API is not answering; try again shortly"),
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         ref = uuid.uuid4().hex[:12]
@@ -317,7 +325,8 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     def job_uuid(job_id: JobId) -> uuid.UUID:
         parsed = parse_job_id(job_id)
         if parsed is None:
-            raise JobError(400, "invalid_job_id", "the job id must be a UUID such as 0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c10")
+            raise JobError(400, "invalid_job_id",
+                           "the job id must be a UUID such as 0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c10")
         return parsed
 
     def links(job_id: JobId) -> tuple[str, str]:
@@ -492,8 +501,9 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     # -- middleware (the last added runs first)
-    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(  # type: ignore[arg-type]
-        settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute, settings.generate_burst), keys=keys)
+    limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,
+                          settings.generate_burst)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, keys=keys)  # type: ignore[arg-type]
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)  # type: ignore[arg-type]
     if settings.origins():
         app.add_middleware(CORSMiddleware, allow_origins=settings.origins(), allow_methods=["GET", "POST"],
@@ -531,8 +541,8 @@ def _tighten(schema: dict[str, Any], allowed: dict[str, list[str]], max_duration
         option["pattern"] = r"\S"  # the brief must say something
     for option in props.get("voiceId", {}).get("anyOf", []):
         if option.get("type") == "string":
-            vendors = "|".join(re.escape(v) for v in allowed["tts"])
-            option["pattern"] = rf"^([A-Za-z0-9._@+-]{{1,100}}|({vendors}):[A-Za-z0-9._/@+-]{{1,200}})$"
+            tts = "|".join(re.escape(v) for v in allowed["tts"])
+            option["pattern"] = rf"^([A-Za-z0-9._@+-]{{1,100}}|({tts}):[A-Za-z0-9._/@+-]{{1,200}})$"
     for name, scale in (("durationSeconds", 1.0), ("durationMinutes", 60.0)):
         for option in props.get(name, {}).get("anyOf", []):
             if option.get("type") == "number":

@@ -305,6 +305,7 @@ class Job:
     state_name: str = "Pending"
     state_message: str = ""
     end_time: datetime | None = None
+    terminal_seen: float | None = None
     seen_event_ids: set[str] = field(default_factory=set)
     watcher: asyncio.Task[None] | None = None
     _records: RecordFile | None = None
@@ -509,7 +510,12 @@ class LocalLauncher:
             if job.meta.key and job.meta.key in busy_keys:
                 continue
             self._queue.remove(job)
-            self._running[job.meta.job_id] = (job, self._spawn(job))
+            try:
+                self._running[job.meta.job_id] = (job, self._spawn(job))
+            except OSError as exc:
+                log.error("job %s: could not start its process: %s", job.meta.job_id, exc)
+                job.append({"t": "error", "status": "crashed", "message": "the job's process could not be started"})
+                continue
             busy_keys.add(job.meta.key)
 
     def _spawn(self, job: Job) -> subprocess.Popen[bytes]:
@@ -530,14 +536,16 @@ class LocalLauncher:
         log.info("job %s started in process %d", job.meta.job_id, proc.pid)
         return proc
 
+    def tick(self) -> None:
+        """Reap ended children and start queued jobs in the slots they freed."""
+        self._dispatch()
+
     def alive(self, job: Job) -> bool | None:
         """Whether the job's child process runs (None while it waits in the queue)."""
+        self._dispatch()
         entry = self._running.get(job.meta.job_id)
         if entry is not None:
-            if entry[1].poll() is None:
-                return True
-            self._dispatch()
-            return False
+            return entry[1].poll() is None
         if any(j.meta.job_id == job.meta.job_id for j in self._queue):
             return None
         return _pid_alive(job.folder, job.meta.job_id) if job.folder is not None else None
@@ -618,12 +626,13 @@ class JobManager:
         home: Path,
         *,
         runner: str = "auto",
-        deployment: str = "make-video/smoke",
+        deployment: str = "make-video/on-demand",
         max_jobs: int = 2,
         max_queue: int = 20,
         poll_seconds: float = 0.2,
         state_poll_seconds: float = 1.0,
         cache_size: int = 256,
+        events_grace_seconds: float = 6.0,
         local: LocalLauncher | None = None,
     ) -> None:
         self.home = home
@@ -635,6 +644,7 @@ class JobManager:
         self.poll_seconds = poll_seconds
         self.state_poll_seconds = state_poll_seconds
         self.cache_size = cache_size
+        self.events_grace_seconds = events_grace_seconds
         self.local = local or LocalLauncher(max_jobs=max_jobs)
         self.deployed = DeploymentLauncher(deployment)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -743,7 +753,11 @@ class JobManager:
         out = self.videos_dir / f"{slug(brief.topic, 40)}-{uuid4().hex[:12]}.mp4"
         parameters = {"brief": brief.model_dump(mode="json"), "render": render.model_dump(mode="json"),
                       "providers": providers.model_dump(mode="json"), "out": str(out)}
-        flow_run = await launcher.create(self.client, parameters, [API_TAG, f"aura-{launcher.mode}"])
+        from tasks.correlation import CORRELATION_TAG
+
+        # the correlation-id tag puts the request's id into every log line of the run
+        tags = [API_TAG, f"aura-{launcher.mode}", f"{CORRELATION_TAG}{correlation_id}"]
+        flow_run = await launcher.create(self.client, parameters, tags)
         job_id = str(flow_run.id)
         folder = self.jobs_dir / job_id
         try:
@@ -770,30 +784,29 @@ class JobManager:
     # -- finding
 
     def _remember(self, job: Job) -> None:
+        """Keep the job in memory; forget the least recently used ended ones beyond `cache_size`."""
         self._jobs[job.meta.job_id] = job
         self._jobs.move_to_end(job.meta.job_id)
-        while len(self._jobs) > self.cache_size:
-            oldest_id, oldest = next(iter(self._jobs.items()))
-            if oldest.watcher is not None and not oldest.watcher.done():
-                self._jobs.move_to_end(oldest_id)  # still followed: keep it
-                if all(j.watcher is not None and not j.watcher.done() for j in self._jobs.values()):
-                    break
-                continue
-            del self._jobs[oldest_id]
+        excess = len(self._jobs) - self.cache_size
+        if excess > 0:
+            idle = [key for key, j in self._jobs.items() if j.watcher is None or j.watcher.done()]
+            for key in idle[:excess]:
+                del self._jobs[key]
 
     def _load(self, job_id: str, flow_run: FlowRun) -> Job | None:
         """Build a job from its folder (or, for a run started elsewhere, from its flow run)."""
         if flow_run.tags is None or API_TAG not in flow_run.tags:
             return None
-        folder = self.jobs_dir / job_id
+        folder: Path | None = self.jobs_dir / job_id
         try:
-            meta = JobMeta(**json.loads((folder / "job.json").read_text()))
+            meta = JobMeta(**json.loads((self.jobs_dir / job_id / "job.json").read_text()))
         except (OSError, ValueError, TypeError):
             brief = (flow_run.parameters or {}).get("brief") or {}
             topic = brief.get("topic", "") if isinstance(brief, dict) else ""
             out = str((flow_run.parameters or {}).get("out", ""))
             created = (flow_run.created or datetime.now(UTC)).isoformat()
-            meta = JobMeta(job_id, "", created, "observe", out, str(topic))
+            tag = next((t for t in flow_run.tags if t.startswith("correlation-id:")), "")
+            meta = JobMeta(job_id, tag.partition(":")[2], created, "observe", out, str(topic))
             folder = None
         job = Job(meta, folder)
         job.update_state(flow_run)
@@ -863,9 +876,16 @@ class JobManager:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - Prefect hiccups must not end the job's log
-                    log.warning("job %s: could not check its flow run: %s", job.meta.job_id, exc)
+                    log.warning("job %s: could not check its flow run: %s", job.meta.job_id, _short(exc))
             if job.terminal is None:
                 await asyncio.sleep(self.poll_seconds)
+        if job.meta.mode == "local":
+            # its process is ending: give its slot to the next job as soon as it has exited
+            for _ in range(50):
+                if self.local.alive(job) is not True:
+                    break
+                await asyncio.sleep(0.1)
+            self.local.tick()
 
     async def _check(self, job: Job) -> None:
         """Compare the job's process and its Prefect state, and end the log when the run has ended."""
@@ -886,10 +906,19 @@ class JobManager:
             return
         if job.state_type not in _TERMINAL_TYPES and job.state_type != job.tracker.flow_state:
             job.append({"t": "state", "state": job.state_type, "name": job.state_name})
-        await self._pull_events(job, flow_run)
-        if job.state_type in _TERMINAL_TYPES:
+        try:
             await self._pull_events(job, flow_run)
-            await self._finish_from_state(job, flow_run)
+        except Exception as exc:  # noqa: BLE001 - without events the run's state still drives the job
+            log.warning("job %s: could not read its events: %s", job.meta.job_id, _short(exc))
+        if job.state_type in _TERMINAL_TYPES:
+            # Prefect stores events in batches: wait for the run's last ones before closing its log
+            if job.terminal_seen is None:
+                job.terminal_seen = time.monotonic()
+            age = time.monotonic() - job.terminal_seen
+            if flow_run.end_time is not None:
+                age = max(age, (datetime.now(UTC) - flow_run.end_time).total_seconds())
+            if age >= self.events_grace_seconds:
+                await self._finish_from_state(job, flow_run)
 
     async def _finish_from_state(self, job: Job, flow_run: FlowRun) -> None:
         """Write the terminal record from the flow run's state (the process that ran it said nothing)."""
@@ -934,10 +963,10 @@ class JobManager:
             any_resource=EventAnyResourceFilter(id=[f"prefect.flow-run.{job.meta.job_id}"]),
             order=EventOrder.ASC,
         )
-        page = await self.client.read_events(filter=event_filter, limit=200)
+        page = await self.client.read_events(filter=event_filter, limit=50)
         events = list(page.events)
         while page.next_page is not None and len(events) < 5000:
-            page = await self.client.read_events_page(page.next_page)
+            page = await self.client.read_events_page(str(page.next_page))
             events.extend(page.events)
         for event in events:
             event_id = str(event.id)
@@ -968,10 +997,17 @@ class JobManager:
                 if job.terminal is None:  # it did not finish in the meantime
                     await self.client.set_flow_run_state(job.id, Cancelled(message=reason), force=True)
                     job.append({"t": "error", "status": "cancelled", "message": reason})
-            else:
+            elif job.state_type in ("SCHEDULED", "PENDING"):  # no worker has it yet: nothing to stop
+                await self.client.set_flow_run_state(job.id, Cancelled(message=reason))
+                job.state_type, job.state_name = "CANCELLED", "Cancelled"
+            else:  # its worker stops it and reports Cancelled
                 await self.client.set_flow_run_state(job.id, Cancelling(message=reason))
                 job.state_type, job.state_name = "CANCELLING", "Cancelling"
         return job
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
 def event_record(name: str, payload: dict[str, Any], occurred: float) -> dict[str, Any] | None:

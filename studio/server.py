@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import sys
 import threading
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["bind", "ensure_prefect_api", "run_server", "running_server"]
+__all__ = ["RedactTokens", "bind", "ensure_prefect_api", "run_server", "running_server"]
 
 log = logging.getLogger("aura.api")
 
@@ -48,10 +49,25 @@ def ensure_prefect_api() -> str:
     return str(server.api_url)
 
 
+class RedactTokens(logging.Filter):
+    """Keep job link tokens out of the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_TOKEN = re.compile(r"(token=)[0-9a-fA-F]+")
+
+
 def _log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
-    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"]),
+                              "handlers": {k: dict(v) for k, v in LOGGING_CONFIG["handlers"].items()}}
+    config["filters"] = {"redact": {"()": RedactTokens}}
+    config["handlers"]["access"]["filters"] = ["redact"]
     config["loggers"]["aura"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     return config
 
@@ -64,11 +80,18 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
 
     sock = bind(host, port)
     port = sock.getsockname()[1]
+    # Prefect configures logging when `prefect.main` is first imported, resetting uvicorn's loggers:
+    # let it happen now, before uvicorn applies its own configuration
+    import prefect.main  # noqa: F401
+
     prefect_url = ensure_prefect_api()
     app = create_app()
     shown = f"[{host}]" if ":" in host else host
     print(f"Aura Studio on http://{shown}:{port}  (Prefect API {prefect_url}, runner "
           f"{app.state.settings.runner})", file=sys.stderr, flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost") and not app.state.settings.key_list():
+        print("warning: listening beyond this machine without API keys: anyone who can reach it can start "
+              "renders; set AURA_API_KEYS", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, log_config=_log_config(log_level), log_level=log_level,
                             timeout_graceful_shutdown=3, proxy_headers=True)
     uvicorn.Server(config).run(sockets=[sock])

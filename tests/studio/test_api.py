@@ -223,6 +223,23 @@ def test_cancel_kills_the_job_and_cancels_its_flow_run(live: Live) -> None:
     assert live.http.get(f"/api/videos/{job_id}/download").status_code == 409
 
 
+def test_cancelling_the_flow_run_in_prefect_stops_the_local_job(live: Live) -> None:
+    """Cancel from the Prefect UI (or `prefect flow-run cancel`): the API kills the job it runs."""
+    from prefect import get_client
+    from prefect.states import Cancelling
+
+    body = {**TINY, "brief": "How volcanoes form islands", "durationSeconds": 90}
+    job_id = live.http.post("/api/videos/generate", json=body).json()["jobId"]
+    first = stream(live, job_id, stop_after=2)
+    pid = int((live.home / "api" / "jobs" / job_id / "child.pid").read_text().split()[0])
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(job_id, Cancelling(message="from the UI"), force=True)
+    rest = stream(live, job_id, last_id=first[-1].id)
+    assert rest[-1].event == "error" and rest[-1].data["status"] == "cancelled"
+    assert _flow_run_state(job_id) == "CANCELLED"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
 def test_job_state_survives_an_api_restart(tmp_path: Path) -> None:
     """Stop the API while a job renders; a new API process follows it to the end without losing an event."""
     home = tmp_path / "home"
@@ -240,3 +257,18 @@ def test_job_state_survives_an_api_restart(tmp_path: Path) -> None:
     assert log[-1].event == "done"
     assert again == log  # the same ids and payloads as the first API process sent
     assert status["status"] == "done" and status["progressPercentage"] == 100
+
+
+def test_a_queued_job_starts_after_an_api_restart(tmp_path: Path) -> None:
+    """A job still waiting for a slot when the API stops is started by the next API process."""
+    home = tmp_path / "home"
+    with live_api(home, kill_at_exit=False) as first:
+        first.app.state.manager.local.max_jobs = 0  # nothing starts in this process
+        body = {**TINY, "brief": "How owls see at night"}
+        job_id = first.http.post("/api/videos/generate", json=body).json()["jobId"]
+        assert first.http.get(f"/api/videos/{job_id}/status").json()["status"] == "pending"
+    assert not (home / "api" / "jobs" / job_id / "child.pid").exists()
+    with live_api(home) as second:
+        log = stream(second, job_id)
+    check_log(log)
+    assert log[-1].event == "done"

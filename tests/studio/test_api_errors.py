@@ -23,11 +23,20 @@ KEY = "test-key-0123456789"
 
 
 class NoRender(LocalLauncher):
-    """Creates real flow runs, renders nothing: each job ends at once (or, with `end=False`, stays pending)."""
+    """Creates real flow runs, renders nothing: each job ends at once, cancelled (or, with `end=False`, stays
+    pending), so that the session's Prefect database holds no runs that look unfinished to other tests."""
 
     def __init__(self, end: bool = True) -> None:
         super().__init__(max_jobs=1)
         self.end = end
+
+    async def create(self, client: Any, parameters: dict[str, Any], tags: list[str]) -> Any:
+        from prefect.states import Cancelled
+
+        from flows.make_video import make_video
+
+        state = Cancelled(message="not rendered in this test") if self.end else None
+        return await client.create_flow_run(make_video, parameters=parameters, tags=tags, state=state)
 
     def enqueue(self, job: Job) -> None:
         if self.end:
@@ -232,6 +241,8 @@ def test_api_keys_and_job_link_tokens(tmp_path: Path) -> None:
         other = http.post("/api/videos/generate", json=GOOD, headers={"X-API-Key": KEY}).json()["jobId"]
         assert_clean_error(http.get(f"/api/videos/{other}/stream?token={token}"), 401)  # not for another job
         assert_clean_error(http.get(f"/api/videos/{job_id}/status?token={token}"), 401)  # and no other endpoint
+        for pending in (job_id, other):  # leave no unfinished runs behind in the session's Prefect database
+            assert http.post(f"/api/videos/{pending}/cancel", headers={"X-API-Key": KEY}).status_code == 200
 
 
 def test_rate_limits_per_client(tmp_path: Path) -> None:
@@ -258,3 +269,21 @@ def test_cors_is_off_by_default_and_configurable(api: httpx.Client, tmp_path: Pa
             "Access-Control-Request-Headers": "content-type,x-api-key"})
         assert preflight.status_code == 200
         assert "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
+
+
+def test_cancel_of_a_queued_job_never_starts_it(tmp_path: Path) -> None:
+    with serve(tmp_path, launcher=LocalLauncher(max_jobs=0)) as http:  # no free slot: jobs wait in the queue
+        job_id = http.post("/api/videos/generate", json=GOOD).json()["jobId"]
+        assert http.get(f"/api/videos/{job_id}/status").json()["status"] == "pending"
+        answer = http.post(f"/api/videos/{job_id}/cancel")
+        assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+        with http.stream("GET", f"/api/videos/{job_id}/stream") as response:
+            events = [line for line in response.iter_lines() if line.startswith("event:")]
+        assert events == ["event: error"]
+        assert_clean_error(http.post(f"/api/videos/{job_id}/cancel"), 409, "already ended")
+    assert not (tmp_path / "api" / "jobs" / job_id / "child.pid").exists()
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(job_id).state
+    assert state is not None and state.type.value == "CANCELLED"

@@ -38,7 +38,15 @@ OPERATIONS = [
 
 
 class NoRender(LocalLauncher):
-    """Creates the flow run, then ends the job at once without rendering."""
+    """Creates the flow run already cancelled, and ends the job at once without rendering."""
+
+    async def create(self, client: Any, parameters: dict[str, Any], tags: list[str]) -> Any:
+        from prefect.states import Cancelled
+
+        from flows.make_video import make_video
+
+        return await client.create_flow_run(make_video, parameters=parameters, tags=tags,
+                                            state=Cancelled(message="not rendered while fuzzing"))
 
     def enqueue(self, job: Job) -> None:
         job.append({"t": "error", "status": "cancelled", "message": "not rendered while fuzzing"})
