@@ -744,7 +744,7 @@ class JobManager:
 
     async def submit(self, brief: Brief, render: RenderSpec, providers: Providers, correlation_id: str) -> Job:
         """Create the job's flow run and start it; nothing is written before the request is valid."""
-        from tasks.naming import job_key, slug
+        from tasks.naming import job_key_for, slug
 
         if self.local.queued() >= self.max_queue:
             raise JobError(429, "queue_full", f"{self.max_queue} jobs are already waiting; try again later")
@@ -763,7 +763,7 @@ class JobManager:
         try:
             folder.mkdir(parents=True, exist_ok=False)
             # the same key as the flow's: identical jobs share a run folder, so they must not run at once
-            key = job_key(brief.model_dump(mode="json"), render.model_dump(mode="json"), providers.model_dump())
+            key = job_key_for(brief, render, providers)
             created = (flow_run.created or datetime.now(UTC)).isoformat()
             meta = JobMeta(job_id, correlation_id, created, launcher.mode, str(out), brief.topic, key)
             (folder / "job.json").write_text(json.dumps(asdict(meta), indent=1))

@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["content_key", "default_output", "job_key", "media_path", "run_folder", "slug"]
+from pydantic import BaseModel
+
+__all__ = ["content_key", "default_output", "job_key", "job_key_for", "media_path", "run_folder", "slug"]
 
 
 def content_key(*parts: Any, length: int = 12) -> str:
@@ -41,3 +43,8 @@ def run_folder(home_runs: Path, job: str) -> Path:
 def default_output(videos: Path, topic: str, job: str) -> Path:
     """Where a video goes when no output path is given."""
     return videos / f"{slug(topic)}-{job[:8]}.mp4"
+
+
+def job_key_for(brief: BaseModel, render: BaseModel, providers: BaseModel) -> str:
+    """The job key of one video request: its brief, render spec and providers."""
+    return job_key(brief.model_dump(mode="json"), render.model_dump(mode="json"), providers.model_dump(mode="json"))
