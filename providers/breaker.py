@@ -80,6 +80,10 @@ class CircuitBreaker:
                     self._opened_at = now
                     self._change("open")
                 return
+            if self.state != "closed":
+                # a call let through before the breaker opened, ending late: the open period and the
+                # probe decide what happens next, so it must not re-open (and prolong) the breaker
+                return
             self._calls.append((now, ok))
             while self._calls and now - self._calls[0][0] > self.window:
                 self._calls.popleft()

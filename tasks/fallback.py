@@ -58,11 +58,15 @@ def with_fallback(capability: str, chain: Sequence[str], call: Callable[[Any, st
     reasons: list[str] = []
     for i, spec in enumerate(chain):
         has_next = i + 1 < len(chain)
+        breaker = breaker_for(f"{capability}:{spec}", window=settings.breaker_window,
+                              open_for=settings.breaker_open_for, min_calls=settings.breaker_min_calls)
+
+        def attempt(spec: str = spec) -> T:
+            # the provider is built inside the breaker: an open breaker fails fast, before any client is made
+            return call(resolve(capability, spec, **options), spec)
+
         try:
-            provider = resolve(capability, spec, **options)
-            breaker = breaker_for(f"{capability}:{spec}", window=settings.breaker_window,
-                                  open_for=settings.breaker_open_for, min_calls=settings.breaker_min_calls)
-            value = breaker.call(lambda provider=provider, spec=spec: call(provider, spec))
+            value = breaker.call(attempt)
         except CircuitOpenError as exc:
             if not has_next:
                 raise

@@ -1,0 +1,123 @@
+"""Faults as a user of the `aura` command meets them, in real `python -m studio.cli generate` processes.
+
+- A refused API key: the run fails at once (no retry), the message names the variable to set, and
+  nothing is written at the output path.
+- Ctrl-C during composition: exit status 130 within a few seconds, no child process left (ffmpeg, the
+  temporary API server), no video at the output path, no temporary files; the same command run again
+  finishes, taking every finished stage from the cache.
+
+The processes talk to the session's Prefect API (as with a running `prefect server`), except in the
+Ctrl-C test's first variant, which starts its own temporary API server like a plain `aura generate`:
+a terminal's Ctrl-C reaches that server too, so the run can no longer report to Prefect and the CLI
+must not wait for it. SIGKILL of a whole run and its resume is tests/flows/test_resume.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from providers.media import probe
+from tests.fakes.openai_server import FakeOpenAI
+from tests.resilience.conftest import REPO, cli, ffmpeg_under, partials, processes_mentioning, topic
+
+GRACE = 10.0  # the most a cancelled run may take to exit (the CLI leaves after at most 5.5 s)
+
+
+def test_refused_key_fails_the_run_at_once_naming_the_variable(openai_fake: FakeOpenAI, cli_env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "videos" / "bees.mp4"
+    wrong = "sk-wrong-0123456789abcdefghij"
+    cli_env.update({"OPENAI_API_KEY": wrong, "OPENAI_BASE_URL": openai_fake.url})
+
+    done = subprocess.run(cli(topic("cli-401"), "--llm", "openai:gpt-4o-mini", "--out", str(out)), cwd=REPO,
+                          env=cli_env, capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "error: OpenAI refused the credentials (HTTP 401): check OPENAI_API_KEY" in done.stderr
+    assert wrong not in done.stderr + done.stdout and "sk-live" not in done.stderr  # no key echoed
+    assert "Traceback" not in done.stderr
+    assert openai_fake.count("/chat/completions") == 1  # not retried
+    assert not out.exists() and partials(out.parent) == []
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def _flow_run_state(topic: str) -> str:
+    """The state type of the latest make-video flow run for `topic` on the session's API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50)
+    [latest] = [r for r in runs if (r.parameters.get("brief") or {}).get("topic") == topic][:1]
+    assert latest.state is not None
+    print(f"flow run {latest.name}: {latest.state.type.value} ({latest.state.message})")
+    return str(latest.state.type.value)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("api", ["temporary-server", "running-server"])
+def test_ctrl_c_during_composition_stops_everything_and_the_rerun_resumes(api: str, cli_env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    out = tmp_path / "videos" / "bees.mp4"
+    runs = Path(cli_env["AURA_HOME"]) / "runs"
+    first_env = dict(cli_env)
+    if api == "temporary-server":
+        del first_env["PREFECT_API_URL"]
+    subject = topic(f"ctrl-c-{api}")
+    command = cli(subject, "--out", str(out))
+    run = subprocess.Popen(command, cwd=REPO, env=first_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ffmpeg_under(run.pid, "/segments/"):
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "composition never started"
+            time.sleep(0.01)
+        time.sleep(0.2)  # mid-render
+        children = _descendants(run.pid)
+        assert ffmpeg_under(run.pid, "/segments/")
+        os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        sent = time.monotonic()
+        _, stderr = run.communicate(timeout=60)
+        latency = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+    print(f"\nCtrl-C ({api}): exit {run.returncode} after {latency:.2f} s; {len(children)} children at the time")
+    assert run.returncode == 130, stderr[-3000:]
+    assert latency < GRACE
+    assert "cancelled: no video was written; run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    _, alive = psutil.wait_procs(children, timeout=2)
+    assert alive == [], f"children left after Ctrl-C: {[(p.pid, p.name()) for p in alive]}"
+    assert processes_mentioning(str(tmp_path)) == []  # nothing of this run anywhere, orphans included
+    assert not out.exists()
+    if api == "running-server":  # the run could report: Prefect shows it as crashed, not as still running
+        assert _flow_run_state(subject) in ("CRASHED", "CANCELLED", "FAILED")
+    assert partials(out.parent, runs) == []
+
+    again = subprocess.run([*command, "--json"], cwd=REPO, env=cli_env, capture_output=True, text=True,
+                           timeout=240)
+    assert again.returncode == 0, again.stderr[-3000:]
+    video = json.loads(again.stdout)
+    cached = {stage: m["cached"] for stage, m in video["metrics"].items()}
+    # resumed: what finished before Ctrl-C came from the cache; the interrupted composition ran again
+    assert cached["script"] and cached["voice"] and cached["visuals"] and not cached["composition"], cached
+    assert probe(out).video_codec == "h264"
