@@ -69,7 +69,8 @@ class StageMeter:
                 self._sampler = threading.Thread(target=self._sample, name="aura-memory", daemon=True)
                 self._sampler.start()
 
-    def finish(self, stage: str, states: Iterable[Any] = (), failed: int = 0, degraded: str | None = None) -> StageMetrics:
+    def finish(self, stage: str, states: Iterable[Any] = (), failed: int = 0,
+               degraded: str | None = None) -> StageMetrics:
         """Close `stage` given the final Prefect states of its task runs, and why it fell back, if it did."""
         with self._lock:
             opened = self._open.pop(stage)

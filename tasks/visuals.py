@@ -9,14 +9,14 @@ from PIL import Image
 from prefect import task
 
 from providers.base import ImageRequest
-from providers.files import file_digest
 from providers.errors import AuraError, AuthenticationError, ConfigurationError, TransientError
+from providers.files import file_digest
 from providers.registry import resolve
 from providers.settings import get_settings
 from tasks.caching import resumable
 from tasks.fallback import chain_for, is_last_attempt, with_fallback
-from tasks.profiles import active_profile
 from tasks.naming import content_key, media_path
+from tasks.profiles import active_profile
 from tasks.progress import report
 from tasks.retry import retry_transient
 from tasks.schemas import Brief, SceneImage, Script

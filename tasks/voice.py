@@ -14,8 +14,8 @@ from providers.registry import parse_spec
 from providers.settings import get_settings
 from tasks.caching import resumable
 from tasks.fallback import chain_for, with_fallback
-from tasks.profiles import active_profile
 from tasks.naming import content_key, media_path
+from tasks.profiles import active_profile
 from tasks.progress import report
 from tasks.retry import retry_transient
 from tasks.schemas import Brief, Narration, WordTiming
