@@ -1,6 +1,7 @@
 """The Aura flow: brief → script → narration and images per scene → timeline → segments → video."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: Prefect builds the parameter model from the signature,
+# and the decorator below wraps the function, so the annotations must be real objects, not strings
 
 from prefect import flow, unmapped
 from prefect.futures import wait
@@ -9,12 +10,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from providers.settings import get_settings
 from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
-from tasks.cleanup import sweep_leftovers
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
+from tasks.cleanup import children_stopped_on_interrupt, sweep_leftovers
 from tasks.cost import estimate_run, spent
 from tasks.fallback import fallback_summary
 from tasks.metrics import StageMeter
-from tasks.naming import default_output, job_key, run_folder, slug
+from tasks.naming import default_output, job_key_for, run_folder, slug
 from tasks.schemas import Brief, Providers, RenderSpec, Video
 from tasks.script import write_script
 from tasks.timeline import image_digests, segment_plan
@@ -37,6 +38,7 @@ def _run_name() -> str:
     persist_result=True,
     validate_parameters=True,
 )
+@children_stopped_on_interrupt()  # a cancel or Ctrl-C kills ffmpeg at once instead of waiting for it
 def make_video(
     brief: Brief,
     render: RenderSpec = RenderSpec(),  # noqa: B008 - frozen model, safe as a default
@@ -55,7 +57,7 @@ def make_video(
     """
     tracker = RunTracker.start()  # progress artifact, stage events and log correlation id for this run
     settings = get_settings()
-    job = job_key(brief.model_dump(mode="json"), render.model_dump(mode="json"), providers.model_dump())
+    job = job_key_for(brief, render, providers)
     run_dir = str(run_folder(settings.runs_dir, job))
     out = out or str(default_output(settings.home.expanduser() / "videos", brief.topic, job))
     meter = StageMeter()

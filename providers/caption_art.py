@@ -19,8 +19,8 @@ from providers.base import CaptionCue
 from providers.files import atomic_path
 from providers.fonts import font_for, is_rtl
 
-__all__ = ["HIGHLIGHT", "CaptionLayout", "PlacedWord", "caption_box", "caption_spans", "draw_caption", "layout_caption",
-           "render_caption", "safe_margins", "save_png"]
+__all__ = ["HIGHLIGHT", "CaptionLayout", "PlacedWord", "caption_box", "caption_spans", "draw_caption", "join_tokens",
+           "layout_caption", "render_caption", "safe_margins", "save_png"]
 
 TEXT = (255, 255, 255, 255)
 HIGHLIGHT = (255, 214, 0, 255)
@@ -136,6 +136,11 @@ def _gap(left: str, right: str) -> str:
     return "" if left and right and _is_cjk(left[-1]) and _is_cjk(right[0]) else " "
 
 
+def join_tokens(tokens: list[str]) -> str:
+    """Words joined as a line of caption text: with spaces, except between CJK characters."""
+    return _join(tokens)
+
+
 def _join(tokens: list[str]) -> str:
     out = ""
     for token in tokens:
@@ -153,14 +158,15 @@ def layout_caption(text: str, width: int, height: int, words: list[str] | None =
     rtl = is_rtl(text)
     while True:
         font = font_for(text, size)
-        lines = _wrap(tokens, font, max_width, probe)
+        pad = int(size * 0.4)
+        text_room = max_width - 2 * pad  # the box, padding included, stays inside the safe area
+        lines = _wrap(tokens, font, text_room, probe)
         if len(lines) <= max_lines or size <= 10:
             break
         size = max(10, int(size * 0.9))
-    lines = _balanced(tokens, font, max_width, len(lines), probe)
+    lines = _balanced(tokens, font, text_room, len(lines), probe)
     ascent, descent = font.getmetrics() if hasattr(font, "getmetrics") else (size, size // 4)
     line_h = int((ascent + descent) * 1.05)
-    pad = int(size * 0.4)
     space = probe.textlength(" ", font=font)
     line_widths = [probe.textlength(_join([t for _, t in line]), font=font) for line in lines]
     text_w = int(max(line_widths))

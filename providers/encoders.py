@@ -9,7 +9,6 @@ Results are cached per process.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from providers.errors import ConfigurationError
 from providers.process import ffmpeg_exe
 
 __all__ = ["HARDWARE", "SOFTWARE", "EncoderSetup", "choose_encoder", "encoder_setup", "hardware_encoders",
-           "listed_encoders", "test_encode"]
+           "listed_encoders", "try_encode"]
 
 SOFTWARE: dict[str, str] = {"h264": "libx264", "hevc": "libx265"}
 HARDWARE: dict[str, tuple[str, ...]] = {
@@ -62,11 +61,13 @@ def encoder_setup(encoder: str, preset: str, crf: int, *, frames: int | None = N
             out += ["-forced-idr", "1", "-tag:v", "hvc1", "-x265-params", f"open-gop=0:log-level=error{pools}"]
         return EncoderSetup(encoder, output_args=out)
     if encoder.endswith("_nvenc"):
+        tag = ["-tag:v", "hvc1"] if encoder.startswith("hevc") else []
         return EncoderSetup(encoder, output_args=[
             "-c:v", encoder, "-preset", _NVENC_PRESET.get(preset, "p4"), "-rc", "vbr", "-cq", str(crf), "-b:v", "0",
-            "-pix_fmt", "yuv420p", "-forced-idr", "1", *last_key, *(["-tag:v", "hvc1"] if encoder.startswith("hevc") else [])])
+            "-pix_fmt", "yuv420p", "-forced-idr", "1", *last_key, *tag])
     if encoder.endswith("_qsv"):
-        qsv_preset = preset if preset in ("veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow") else "veryfast"
+        qsv_presets = ("veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+        qsv_preset = preset if preset in qsv_presets else "veryfast"
         return EncoderSetup(encoder, output_args=[
             "-c:v", encoder, "-preset", qsv_preset, "-global_quality", str(crf), "-pix_fmt", "nv12",
             "-forced_idr", "1", *last_key])
@@ -99,7 +100,7 @@ def listed_encoders(exe: str | None = None) -> frozenset[str]:
     return frozenset(names)
 
 
-def test_encode(encoder: str, exe: str | None = None, timeout: float = 20.0) -> bool:
+def try_encode(encoder: str, exe: str | None = None, timeout: float = 20.0) -> bool:
     """Encode six frames with `encoder`; True if every frame came out and the last is a clean key frame."""
     frames = 6
     setup = encoder_setup(encoder, "veryfast", 28, frames=frames)
@@ -133,10 +134,8 @@ def _clean_last_key_frame(path: Path, frames: int) -> bool:
 @lru_cache(maxsize=8)
 def hardware_encoders(codec: str = "h264", exe: str | None = None) -> tuple[str, ...]:
     """The hardware encoders for `codec` that pass a test encode on this machine, best first."""
-    if os.environ.get("AURA_NO_HARDWARE_ENCODERS"):
-        return ()
     listed = listed_encoders(exe)
-    return tuple(name for name in HARDWARE.get(codec, ()) if name in listed and test_encode(name, exe))
+    return tuple(name for name in HARDWARE.get(codec, ()) if name in listed and try_encode(name, exe))
 
 
 def choose_encoder(codec: str = "h264", request: str = "auto", exe: str | None = None) -> str:
@@ -149,7 +148,7 @@ def choose_encoder(codec: str = "h264", request: str = "auto", exe: str | None =
         found = hardware_encoders(codec, exe)
         return found[0] if found else SOFTWARE[codec]
     if request in (SOFTWARE[codec], *HARDWARE[codec]) or request in listed_encoders(exe):
-        if request == SOFTWARE[codec] or test_encode(request, exe):
+        if request == SOFTWARE[codec] or try_encode(request, exe):
             return request
         raise ConfigurationError(f"the encoder {request!r} does not work on this machine (test encode failed): "
                                  f"use encoder 'auto' or 'software'")

@@ -165,11 +165,13 @@ def join_and_mux(
     fps: int | None = None,
     audio_filter: str = "",
     audio_bitrate: str = "192k",
+    copy_audio: bool = False,
     timeout: float = 600,
 ) -> Path:
-    """Join video segments without re-encoding, add the audio as AAC, and write `out_path` atomically.
+    """Join video segments without re-encoding, add the audio, and write `out_path` atomically.
 
-    With `keep` (frames per segment) and `fps`, each segment is cut to that many frames on the way.
+    The audio is encoded as AAC, or copied as it is with `copy_audio` (an AAC soundtrack made
+    beforehand). With `keep` (frames per segment) and `fps`, each segment is cut to that many frames.
     """
     if not segments:
         raise MediaError("no video segments to join")
@@ -183,13 +185,15 @@ def join_and_mux(
         if keep is not None and fps is not None:
             lines.append(_cut(Path(s), keep[i], fps))
     list_file.write_text("".join(lines))
-    audio_args = ["-af", audio_filter] if audio_filter else []
+    if copy_audio:
+        audio_args = ["-c:a", "copy"]
+    else:
+        audio_args = [*(["-af", audio_filter] if audio_filter else []), "-c:a", "aac", "-b:a", audio_bitrate]
     try:
         with atomic_path(out_path) as tmp:
             run_ffmpeg(
                 ["-f", "concat", "-safe", "0", "-i", list_file, "-i", audio,
-                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *audio_args, "-c:a", "aac", "-b:a", audio_bitrate,
-                 "-movflags", "+faststart", tmp],
+                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *audio_args, "-movflags", "+faststart", tmp],
                 timeout=timeout,
             )
     finally:
@@ -206,7 +210,8 @@ def check_segment(path: Path, plan: SegmentPlan) -> None:
     """Raise MediaError unless the segment at `path` has the plan's frames and size and ends on a key frame."""
     info = probe(path)
     if (info.width, info.height) != (plan.width, plan.height):
-        raise MediaError(f"segment {Path(path).name} is {info.width}x{info.height}, expected {plan.width}x{plan.height}")
+        raise MediaError(f"segment {Path(path).name} is {info.width}x{info.height}, "
+                         f"expected {plan.width}x{plan.height}")
     packets = video_packets(path)
     frames = segment_frames(plan)
     if packets.count != frames:

@@ -20,15 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from moviepy import ColorClip, CompositeVideoClip, ImageClip, TextClip, VideoClip, vfx  # the `moviepy` extra
+
 from providers.base import CaptionCue, SegmentPlan
-from providers.caption_art import BOX, HIGHLIGHT, TEXT, caption_spans, layout_caption
+from providers.caption_art import BOX, HIGHLIGHT, TEXT, caption_spans, join_tokens, layout_caption
 from providers.files import atomic_path
 from providers.fonts import BUNDLED_FONT, font_path_for
 from providers.media import check_segment, segment_frames
 
 __all__ = ["MoviePyRenderer"]
-
-from moviepy import ColorClip, CompositeVideoClip, ImageClip, TextClip, VideoClip, vfx  # noqa: E402 (extra)
 
 
 def _zooming(image: Path, plan: SegmentPlan, duration: float, z0: float, z1: float,
@@ -78,7 +78,7 @@ def _caption_clips(cue: CaptionCue, plan: SegmentPlan, end_of_segment: float) ->
         for row_y in sorted({w.y for w in layout.words}):
             row = [w for w in layout.words if w.y == row_y]
             left = min(w.x for w in row)
-            text = " ".join(w.text for w in (reversed(row) if layout.rtl else row))
+            text = join_tokens([w.text for w in (reversed(row) if layout.rtl else row)])
             clips.append(word_clip(text, TEXT, left, row_y, start, end))
         return clips
     for placed in layout.words:

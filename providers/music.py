@@ -1,6 +1,6 @@
 """The final audio mix: narration, optional background music ducked under the speech, loudness-normalised.
 
-    narration ──► gain to a working level ─────────────┬──────────────► mix ──► gain (+ limiter) ──► WAV
+    narration ──► gain to a working level ─────────────┬──────────────► mix ──► gain (+ limiter) ──► AAC
     music ──► loop/trim, fades, level below narration ─┴► sidechain ──┘          (-14 LUFS, TP ≤ -1 dBTP)
                                                         compress (key: narration)
 
@@ -11,7 +11,8 @@ rate (so that it sees most inter-sample peaks), corrected from a new measurement
 (`loudnorm` was tried first: its dynamic mode, which it falls back to for speech with a high
 crest factor, landed 0.8 LU under the target and shortened the track by two frames.) The peak is
 kept 0.7 dB under the limit because AAC encoding adds overshoot; the finished file is measured
-again after the mux. The output is 48 kHz stereo and lasts exactly `length` seconds.
+again after encoding (and lowered, once, if AAC overshot). The output is AAC, 48 kHz stereo, exactly
+`length` seconds long, ready to be muxed without re-encoding.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from providers.errors import MediaError
 from providers.files import atomic_path
 from providers.process import run_ffmpeg
 
-__all__ = ["AAC_HEADROOM", "Loudness", "measure_loudness", "mix_audio"]
+__all__ = ["AAC_HEADROOM", "Loudness", "Soundtrack", "measure_loudness", "mix_audio"]
 
 SAMPLE_RATE = 48000
 VOICE_LEVEL = -18.0  # LUFS the narration is brought to before mixing: a known level for the ducking key
@@ -71,6 +72,17 @@ def _gain_db(measured: float, target: float) -> float:
     return 0.0 if measured == float("-inf") or measured < -70 else target - measured
 
 
+class Soundtrack(BaseModel):
+    """The finished soundtrack: an AAC file of exactly `seconds`, and its measured loudness."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    seconds: float
+    loudness: Loudness
+    music: bool = False
+
+
 def mix_audio(
     narration: Path,
     out_path: Path,
@@ -81,19 +93,21 @@ def mix_audio(
     duck: bool = True,
     loudness: float = -14.0,
     true_peak: float = -1.0,
+    bitrate: str = "192k",
     timeout: float = 600,
-) -> Loudness:
-    """Mix `narration` with optional `music` into `out_path` (48 kHz stereo WAV) at `loudness` LUFS.
+) -> Soundtrack:
+    """Mix `narration` with optional `music` into `out_path` (AAC, 48 kHz stereo) at `loudness` LUFS.
 
     The music is looped or trimmed to `length`, faded in and out, set `music_db` below the narration
     and, with `duck`, compressed by the narration (sidechain) so that it dips while someone speaks.
-    Returns the loudness measured on the written file.
+    The loudness returned is measured on the AAC file itself, the bytes that go into the video.
     """
     work = out_path.with_name(f".{out_path.stem}.mix.wav")
+    levelled = out_path.with_name(f".{out_path.stem}.level.wav")
+    fit = f"apad=whole_dur={length:.6f},atrim=end={length:.6f}"
     try:
         voice = measure_loudness(narration, timeout=timeout, peak=False)
         voice_gain = _gain_db(voice.integrated, VOICE_LEVEL)
-        fit = f"apad=whole_dur={length:.6f},atrim=end={length:.6f}"
         stereo = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
         inputs: list[str | Path] = ["-i", narration]
         if music is None:
@@ -121,12 +135,25 @@ def mix_audio(
         gain = _gain_db(mixed.integrated, loudness)
         peak_limit = true_peak - AAC_HEADROOM
         if mixed.true_peak + gain <= peak_limit or gain == 0.0:
-            with atomic_path(out_path) as tmp:
-                run_ffmpeg(["-i", work, "-af", f"volume={gain:.2f}dB,{fit}", "-c:a", "pcm_s16le", tmp], timeout=timeout)
-            return measure_loudness(out_path, timeout=timeout)
-        return _limit_to(work, out_path, gain, loudness, peak_limit, fit, timeout)
+            source, level = work, f"volume={gain:.2f}dB,"
+        else:
+            _limit_to(work, levelled, gain, loudness, peak_limit, fit, timeout)
+            source, level = levelled, ""
+        result = _encode(source, out_path, level + fit, bitrate, timeout)
+        if result.true_peak > true_peak:
+            # AAC overshot the headroom: lower the whole track by the excess and encode again, once
+            result = _encode(source, out_path, f"{level}volume={true_peak - result.true_peak - 0.1:.2f}dB,{fit}",
+                             bitrate, timeout)
     finally:
         work.unlink(missing_ok=True)
+        levelled.unlink(missing_ok=True)
+    return Soundtrack(path=out_path, seconds=length, loudness=result, music=music is not None)
+
+
+def _encode(source: Path, out_path: Path, chain: str, bitrate: str, timeout: float) -> Loudness:
+    with atomic_path(out_path) as tmp:
+        run_ffmpeg(["-i", source, "-af", chain, "-c:a", "aac", "-b:a", bitrate, tmp], timeout=timeout)
+    return measure_loudness(out_path, timeout=timeout)
 
 
 def _limit_to(source: Path, out_path: Path, gain: float, loudness: float, peak_limit: float, fit: str,
@@ -141,7 +168,7 @@ def _limit_to(source: Path, out_path: Path, gain: float, loudness: float, peak_l
         chain = (f"volume={gain:.2f}dB,aresample={2 * SAMPLE_RATE},alimiter=limit={ceiling:.4f}:attack=2:release=60"
                  f":level=false:latency=true,aresample={SAMPLE_RATE},asetpts=N/SR/TB,{fit}")
         with atomic_path(out_path) as tmp:
-            run_ffmpeg(["-i", source, "-af", chain, "-c:a", "pcm_s16le", tmp], timeout=timeout)
+            run_ffmpeg(["-i", source, "-af", chain, "-c:a", "pcm_f32le", tmp], timeout=timeout)
         result = measure_loudness(out_path, timeout=timeout)
         if abs(result.integrated - loudness) <= 0.2:
             break

@@ -97,21 +97,105 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         raise typer.Exit(2) from None
     if not verbose:
         _quiet_prefect()
+    import signal
+    import threading
+    import time
+
     from flows.make_video import make_video
     from providers.errors import AuraError
     from providers.process import kill_all_children
+    from tasks.cleanup import children_stopped_on_interrupt
+
+    grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
+    cancelling = threading.Event()
+    cancel_lock = threading.Lock()
+    handled: list[int] = []  # Ctrl-Cs the main thread has seen
+    said = threading.Lock()
+
+    def say_cancelled() -> None:
+        if said.acquire(blocking=False):
+            err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
+
+    def leave() -> None:
+        """Stop every child process (ffmpeg, the temporary API server) and exit 130 now."""
+        import psutil
+
+        kill_all_children()
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            try:
+                child.terminate()
+            except psutil.Error:
+                continue
+        for child in psutil.wait_procs(children, timeout=2)[1]:
+            try:
+                child.kill()
+            except psutil.Error:
+                continue
+        say_cancelled()
+        sys.stderr.flush()
+        os._exit(130)
+
+    def leave_after(seconds: float) -> None:
+        # Prefect marks the run crashed and winds its threads down; when it cannot (Ctrl-C in a terminal
+        # also stops the temporary API server it reports to) it would retry for minutes: leave instead
+        import psutil
+
+        def alive(proc: psutil.Process) -> bool:
+            try:
+                return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                return False
+
+        servers = []  # the temporary API server Prefect started for this run, if any
+        for child in psutil.Process().children():
+            try:
+                if "prefect.server" in " ".join(child.cmdline()):
+                    servers.append(child)
+            except psutil.Error:
+                continue
+        time.sleep(0.5)  # the stopped ffmpeg's tasks remove their temporary files
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (servers and not any(alive(s) for s in servers)):
+            time.sleep(0.1)
+        leave()
+
+    def begin_cancel(number: int) -> None:
+        """Called from a helper thread as soon as Ctrl-C arrives (ffmpeg is already being killed)."""
+        with cancel_lock:
+            if number != signal.SIGINT or cancelling.is_set():
+                return
+            cancelling.set()
+        threading.Thread(target=leave_after, args=(grace,), name="aura-cancel", daemon=True).start()
+
+    def on_interrupt(_signum: int, _frame: Any) -> None:
+        # no locks here (the interrupted code may hold them): the work happens in threads
+        if handled:  # a second Ctrl-C does not wait
+            threading.Thread(target=leave, name="aura-cancel-now", daemon=True).start()
+            return
+        handled.append(1)
+        threading.Thread(target=begin_cancel, args=(signal.SIGINT,), daemon=True).start()
+        raise KeyboardInterrupt
 
     view = ProgressView(err, enabled=not verbose)
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        with view:
+        # ffmpeg is killed the moment Ctrl-C arrives, whichever thread the kernel hands it to
+        with view, children_stopped_on_interrupt(on_signal=begin_cancel):
             video = make_video(brief=brief, render=render, providers=providers, out=out, budget=values.get("budget"))
     except KeyboardInterrupt:
         kill_all_children()
-        err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
+        say_cancelled()
         raise typer.Exit(130) from None
     except AuraError as exc:
+        if cancelling.is_set():  # a stage that failed because Ctrl-C stopped its ffmpeg
+            say_cancelled()
+            raise typer.Exit(130) from None
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    finally:
+        if not cancelling.is_set():
+            signal.signal(signal.SIGINT, previous)
     if as_json:
         sys.stdout.write(video.model_dump_json() + "\n")
     else:

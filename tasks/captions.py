@@ -133,7 +133,7 @@ def to_vtt(cues: Sequence[CaptionCue], word_times: bool = False) -> str:
     for c in cues:
         text = _vtt_escape(c.text)
         if word_times and len(c.words) > 1:
-            text = " ".join(_vtt_escape(w.word) if i == 0 else f"<{_stamp(max(w.start, c.start), '.')}>{_vtt_escape(w.word)}"
-                            for i, w in enumerate(c.words))
+            timed = [f"<{_stamp(max(w.start, c.start), '.')}>{_vtt_escape(w.word)}" for w in c.words[1:]]
+            text = " ".join([_vtt_escape(c.words[0].word), *timed])
         blocks.append(f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{text}\n")
     return "WEBVTT\n\n" + "\n".join(blocks)

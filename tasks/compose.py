@@ -1,9 +1,9 @@
 """Stage 5: composition. Lay out the timeline, render each scene's segment, join, mux, probe, check.
 
-    build_timeline ──► render_segment ×scene (cached per scene) ──► finish_video
-    (audio: narration                (zoom, crossfade in,            (join without re-encoding,
-     + music, ducked, -14 LUFS;       captions; own clock)            mux, probe, check, .srt/.vtt)
-     encoder: test-encoded)
+    build_timeline ──┬──► render_segment ×scene (cached per scene) ──┬──► finish_video
+    (pure layout;    │    (zoom, crossfade in, captions; own clock)   │    (join without re-encoding,
+     encoder chosen  └──► mix_soundtrack (alongside the segments) ────┘     mux, probe, check, .srt/.vtt)
+     by test encode)      (narration + music, ducked, -14 LUFS, AAC)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from providers.encoders import choose_encoder
 from providers.errors import ConfigurationError, MediaError
 from providers.files import atomic_path, file_digest
 from providers.media import MediaInfo, VideoPackets, concat_audio, join_and_mux, probe, video_packets
-from providers.music import Loudness, measure_loudness, mix_audio
+from providers.music import Loudness, Soundtrack, mix_audio
 from providers.registry import resolve
 from providers.settings import get_settings
 from tasks.caching import resumable
@@ -28,10 +28,10 @@ from tasks.naming import content_key, media_path
 from tasks.progress import report
 from tasks.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
-from tasks.timeline import frame_bounds, lay_out
+from tasks.timeline import lay_out
 
-__all__ = ["build_timeline", "check_loudness", "check_video", "finish_video", "mix_path", "render_segment",
-           "segment_path"]
+__all__ = ["build_timeline", "check_loudness", "check_video", "finish_video", "mix_soundtrack", "render_segment",
+           "segment_path", "soundtrack_path"]
 
 LOUDNESS_TOLERANCE = 1.0  # LU around the target that the finished file may be off
 
@@ -50,43 +50,50 @@ def _music_file(render: RenderSpec) -> Path | None:
     return path
 
 
-def mix_path(run_dir: str, narrations: list[Narration], render: RenderSpec) -> Path:
-    """Where the final mix goes; the music file's content is part of its name, so an edited file is remixed."""
+def soundtrack_path(run_dir: str, narrations: list[Narration], render: RenderSpec) -> Path:
+    """Where the soundtrack goes; the music file's content is part of its name, so an edited file is remixed."""
     music = _music_file(render)
-    key = content_key([n.digest for n in narrations], render.fps, file_digest(music) if music else "",
-                      render.music_db, render.loudness)
-    return Path(run_dir) / "audio" / f"mix-{key}.wav"
+    spoken = [n.digest for n in sorted(narrations, key=lambda n: n.index)]
+    key = content_key(spoken, render.fps, file_digest(music) if music else "", render.music_db, render.loudness)
+    return Path(run_dir) / "audio" / f"soundtrack-{key}.m4a"
 
 
-def _timeline_outputs(inputs: dict[str, Any]) -> list[Path]:
-    narrations = sorted(inputs["narrations"], key=lambda n: n.index)
-    return [_narration_track(inputs["run_dir"], narrations, inputs["render"].fps),
-            mix_path(inputs["run_dir"], narrations, inputs["render"])]
-
-
-@task(name="build_timeline", cache_policy=resumable(_timeline_outputs), persist_result=True)
+@task(name="build_timeline", cache_policy=resumable(), persist_result=True)
 def build_timeline(run_dir: str, narrations: list[Narration], images: list[SceneImage], render: RenderSpec,
                    aspect: Aspect) -> Timeline:
-    """Join and mix the audio, choose the encoder, and place every scene on the clock."""
+    """Place every scene on the clock from its narration and choose the encoder (by a test encode)."""
     narrations = sorted(narrations, key=lambda n: n.index)
     images = sorted(images, key=lambda i: i.index)
-    timeout = get_settings().ffmpeg_timeout
-    track = _narration_track(run_dir, narrations, render.fps)
-    # the track is cut to whole video frames, so audio and video streams end together
-    length = frame_bounds([n.duration for n in narrations], render.fps)[-1] / render.fps
-    concat_audio([n.audio for n in narrations], track, length=length, timeout=timeout)
-    music = _music_file(render)
-    mixed = mix_path(run_dir, narrations, render)
-    mix_audio(track, mixed, length=length, music=music, music_db=render.music_db, loudness=render.loudness,
-              timeout=timeout)
+    track = soundtrack_path(run_dir, narrations, render)
     width, height = render.frame_size(aspect)
     preset, crf = render.encoder_settings()
     return lay_out(
-        narrations, images, mixed, file_digest(mixed), width=width, height=height, fps=render.fps,
-        crossfade=render.crossfade, captions=render.captions, motion=render.motion, preset=preset, crf=crf,
-        codec=choose_encoder(render.codec_family(), render.encoder), caption_style=render.caption_style,
-        loudness=render.loudness, music=music is not None,
+        narrations, images, track, track.stem.removeprefix("soundtrack-"), width=width, height=height,
+        fps=render.fps, crossfade=render.crossfade, captions=render.captions, motion=render.motion, preset=preset,
+        crf=crf, codec=choose_encoder(render.codec_family(), render.encoder), caption_style=render.caption_style,
+        loudness=render.loudness, music=render.music != "",
     )
+
+
+def _soundtrack_outputs(inputs: dict[str, Any]) -> list[Path]:
+    return [soundtrack_path(inputs["run_dir"], inputs["narrations"], inputs["render"])]
+
+
+@task(name="mix_soundtrack", cache_policy=resumable(_soundtrack_outputs), persist_result=True, retries=1,
+      retry_delay_seconds=1, retry_condition_fn=retry_transient)
+def mix_soundtrack(run_dir: str, narrations: list[Narration], render: RenderSpec, length: float) -> Soundtrack:
+    """Join the narration, mix in the music (ducked under speech), normalise the loudness, encode AAC."""
+    narrations = sorted(narrations, key=lambda n: n.index)
+    timeout = get_settings().ffmpeg_timeout
+    track = _narration_track(run_dir, narrations, render.fps)
+    # the soundtrack is cut to whole video frames, so audio and video streams end together
+    concat_audio([n.audio for n in narrations], track, length=length, timeout=timeout)
+    try:
+        return mix_audio(track, soundtrack_path(run_dir, narrations, render), length=length,
+                         music=_music_file(render), music_db=render.music_db, loudness=render.loudness,
+                         timeout=timeout)
+    finally:
+        track.unlink(missing_ok=True)
 
 
 def segment_path(run_dir: str, index: int, plan: SegmentPlan, digests: tuple[str, ...], renderer: str) -> Path:
@@ -145,9 +152,9 @@ def check_video(info: MediaInfo, timeline: Timeline, narration_seconds: float,
 
 
 def check_loudness(measured: Loudness, timeline: Timeline) -> list[str]:
-    """What is wrong with the finished file's loudness: integrated level off target, true peak over the limit."""
-    if timeline.loudness is None:
-        return []
+    """What is wrong with the soundtrack's loudness: integrated level off target, true peak over the limit."""
+    if timeline.loudness is None or measured.integrated < -70:
+        return []  # silence has no loudness to normalise
     problems = []
     if abs(measured.integrated - timeline.loudness) > LOUDNESS_TOLERANCE:
         problems.append(f"loudness {measured.integrated:.1f} LUFS, expected {timeline.loudness:.1f}")
@@ -162,28 +169,22 @@ def _finish_outputs(inputs: dict[str, Any]) -> list[Path]:
 
 
 @task(name="finish_video", cache_policy=resumable(_finish_outputs), persist_result=True)
-def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], out: str, title: str, job: str,
-                 narration_seconds: float) -> Video:
-    """Join the segments, mux the audio, check the result, then move it into place with its captions.
+def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
+                 title: str, job: str, narration_seconds: float) -> Video:
+    """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.
 
     The video is written under a temporary name and renamed only after it probes correctly, so a
-    failed or cancelled run never leaves a broken file at `out`.
+    failed or cancelled run never leaves a broken file at `out`. The soundtrack's loudness was
+    measured on the very AAC stream that is muxed.
     """
     target = Path(out)
-    timeout = get_settings().ffmpeg_timeout
     keep = [round(s.duration * timeline.fps) for s in timeline.scenes]
     with atomic_path(target) as tmp:
-        join_and_mux(segments, timeline.audio, tmp, keep=keep, fps=timeline.fps, timeout=timeout)
-        loudness = measure_loudness(tmp, timeout=timeout) if timeline.loudness is not None else None
-        if loudness is not None and loudness.true_peak > timeline.true_peak:
-            # AAC can overshoot the mix's peaks a little: lower the whole track by the excess, once
-            cut = timeline.true_peak - loudness.true_peak - 0.1
-            join_and_mux(segments, timeline.audio, tmp, keep=keep, fps=timeline.fps, audio_filter=f"volume={cut:.2f}dB",
-                         timeout=timeout)
-            loudness = measure_loudness(tmp, timeout=timeout)
+        join_and_mux(segments, soundtrack.path, tmp, keep=keep, fps=timeline.fps, copy_audio=True,
+                     timeout=get_settings().ffmpeg_timeout)
         info = probe(tmp)
         problems = check_video(info, timeline, narration_seconds, video_packets(tmp), len(segments))
-        problems += check_loudness(loudness, timeline) if loudness is not None else []
+        problems += check_loudness(soundtrack.loudness, timeline)
         if problems:
             raise MediaError(f"the rendered video is wrong: {'; '.join(problems)}")
     srt = target.with_suffix(".srt")

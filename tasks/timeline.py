@@ -19,7 +19,8 @@ from providers.base import SegmentPlan
 from tasks.captions import clip_cues, phrase_cues, shift_cues
 from tasks.schemas import CaptionCue, Narration, SceneImage, Timeline, TimelineScene
 
-__all__ = ["CARRY_RATE", "ZOOM", "frame_bounds", "lay_out", "render_frames", "scene_zoom", "segment_plan"]
+__all__ = ["CARRY_RATE", "ZOOM", "frame_bounds", "image_digests", "lay_out", "render_frames", "scene_zoom",
+           "segment_plan"]
 
 ZOOM = 1.12
 # zoom per second that an outgoing image keeps during the crossfade into the next scene: a fixed
@@ -107,6 +108,8 @@ def segment_plan(timeline: Timeline, index: int) -> SegmentPlan:
     previous = timeline.scenes[index - 1] if index > 0 else None
     carried = (1.0, 1.0)
     fade_in = scene.fade_in if previous is not None else 0.0
+    if fade_in <= 0:
+        previous = None  # a cut: the previous image is not in this segment, so it must not be in its key
     if previous is not None:
         # the outgoing image keeps zooming in its own direction, at a fixed rate, while it fades out
         end = previous.zoom[1]
@@ -121,3 +124,10 @@ def segment_plan(timeline: Timeline, index: int) -> SegmentPlan:
         fade_in=fade_in, captions=scene.captions, caption_style=timeline.caption_style,
         codec=timeline.codec, preset=timeline.preset, crf=timeline.crf,
     )
+
+
+def image_digests(timeline: Timeline, index: int) -> tuple[str, str]:
+    """The digests of the images in scene `index`'s segment: its own, and the previous one's if it fades from it."""
+    plan = segment_plan(timeline, index)
+    previous = timeline.scenes[index - 1].image_digest if plan.previous_image is not None else ""
+    return timeline.scenes[index].image_digest, previous
