@@ -74,9 +74,8 @@ def _speechlike(seconds: float, rate: int, seed: int) -> tuple[np.ndarray, list[
     while t < seconds - 0.5:
         length = rng.uniform(0.25, 0.4)
         a, b = int(t * rate), int((t + length) * rate)
-        burst = rng.standard_normal(b - a).astype(np.float32)
-        burst = np.convolve(burst, np.ones(8) / 8, mode="same") * np.hanning(b - a).astype(np.float32)
-        audio[a:b] = 0.25 * burst
+        noise = rng.standard_normal(b - a)
+        audio[a:b] = 0.25 * np.convolve(noise, np.ones(8) / 8, mode="same") * np.hanning(b - a)
         words.append((WORDS[len(words) % len(WORDS)] + ("." if rng.random() < 0.12 else ""), t, t + length))
         t += length + rng.uniform(0.05, 0.15)
     return audio, words

@@ -68,8 +68,9 @@ def measure_loudness(path: Path, *, timeout: float = 600, stream: str = "a:0", p
 
 
 def _gain_db(measured: float, target: float) -> float:
-    # digital silence has no loudness: leave it alone rather than amplify noise by a huge gain
-    return 0.0 if measured == float("-inf") or measured < -70 else target - measured
+    # -70 LUFS is ebur128's floor: silence, or audio shorter than one 400 ms block. Leave it alone
+    # rather than amplify noise by a huge gain.
+    return 0.0 if measured <= -70 else target - measured
 
 
 class Soundtrack(BaseModel):

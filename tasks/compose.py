@@ -153,8 +153,8 @@ def check_video(info: MediaInfo, timeline: Timeline, narration_seconds: float,
 
 def check_loudness(measured: Loudness, timeline: Timeline) -> list[str]:
     """What is wrong with the soundtrack's loudness: integrated level off target, true peak over the limit."""
-    if timeline.loudness is None or measured.integrated < -70:
-        return []  # silence has no loudness to normalise
+    if timeline.loudness is None or measured.integrated <= -70:
+        return []  # silence, or less than one 400 ms measuring block: no loudness to normalise
     problems = []
     if abs(measured.integrated - timeline.loudness) > LOUDNESS_TOLERANCE:
         problems.append(f"loudness {measured.integrated:.1f} LUFS, expected {timeline.loudness:.1f}")

@@ -153,3 +153,14 @@ def test_the_finished_files_and_a_wrong_segment_is_refused(tmp_path: Path) -> No
     with pytest.raises(MediaError):
         finish_video.fn(run, timeline, segments, soundtrack, str(tmp_path / "wrong.mp4"), "t", "j", 1.1)
     assert not (tmp_path / "wrong.mp4").exists()
+
+
+def test_loudness_checks() -> None:
+    from providers.music import Loudness
+    from tasks.compose import check_loudness
+
+    timeline = _timeline().model_copy(update={"loudness": -14.0})
+    assert check_loudness(Loudness(integrated=-14.3, true_peak=-1.6), timeline) == []
+    assert check_loudness(Loudness(integrated=-16.0, true_peak=-0.5), timeline) == [
+        "loudness -16.0 LUFS, expected -14.0", "true peak -0.5 dBTP, above -1.0"]
+    assert check_loudness(Loudness(integrated=-70.0, true_peak=-60.0), timeline) == []  # too short to measure
