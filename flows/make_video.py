@@ -10,8 +10,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from providers.settings import get_settings
 from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
-from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cleanup import children_stopped_on_interrupt, sweep_leftovers
+from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cost import estimate_run, spent
 from tasks.fallback import fallback_summary
 from tasks.metrics import StageMeter

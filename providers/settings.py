@@ -139,9 +139,12 @@ class Settings(BaseSettings):
 
     # --- resilience (issue 4)
     profile: str = Field(default="default", description="Run profile: default, debug or quick-demo.")
-    fallback_llm: str = Field(default="", description="Comma-separated script writers tried after the first, e.g. local.")
-    fallback_tts: str = Field(default="", description="Comma-separated voices tried after the first, e.g. openai:tts-1,local.")
-    fallback_images: str = Field(default="", description="Comma-separated image providers tried after the first; cards last.")
+    fallback_llm: str = Field(
+        default="", description="Comma-separated script writers tried after the first, e.g. local.")
+    fallback_tts: str = Field(
+        default="", description="Comma-separated voices tried after the first, e.g. openai:tts-1,local.")
+    fallback_images: str = Field(
+        default="", description="Comma-separated image providers tried after the first; cards last.")
     breaker_window: float = Field(default=30.0, gt=0, description="Seconds of calls a circuit breaker looks back over.")
     breaker_open_for: float = Field(default=30.0, gt=0, description="Seconds a tripped circuit breaker stays open.")
     breaker_min_calls: int = Field(default=4, ge=1, description="Calls in the window before a breaker may open.")

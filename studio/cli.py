@@ -29,6 +29,7 @@ _OPTION_FOR = {
     "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience",
     "goal": "--goal", "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
     "visual_style": "--style", "resolution": "--resolution", "fps": "--fps", "quality": "--quality",
+    "preset": "--preset", "music": "--music", "caption_style": "--caption-style", "references": "--reference",
 }
 
 
@@ -223,10 +224,12 @@ def generate(
     captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Burn in captions.")] = True,
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="Slow zoom on each image.")] = True,
     llm: Annotated[str | None, typer.Option(help="Script writer: local, openai:MODEL, ollama:MODEL.")] = None,
-    voice: Annotated[str | None, typer.Option(help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL.")] = None,
+    voice: Annotated[str | None, typer.Option(
+        help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL.")] = None,
     images: Annotated[str | None, typer.Option(help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL.")] = None,
     renderer: Annotated[str | None, typer.Option(help="Renderer: ffmpeg (default) or moviepy.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs instead of progress bars.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show Prefect's logs instead of progress bars.")] = False,
     preset: Annotated[str | None, typer.Option(
         help="youtube-1080p, shorts (1080x1920 for Shorts/TikTok/Reels), square, draft-720p or 4k (H.265); "
              "sets the frame size and shape instead of --resolution and --aspect.")] = None,
@@ -243,9 +246,8 @@ def generate(
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
-    from tasks.render_presets import PRESETS
-
     from tasks.profiles import PROFILES
+    from tasks.render_presets import PRESETS
 
     if profile and profile not in PROFILES:
         err.print(f"error: --profile: choose one of {', '.join(PROFILES)} (got {profile!r})", soft_wrap=True)

@@ -30,7 +30,7 @@ def _start(out: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _states(log: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for name, state in re.findall(r"Task run '([a-z_]+)-\w+' - Finished in state (\w+)", log):
+    for name, state in re.findall(r"Task run '([a-z_]+)-\w+' - (?:\[[\w-]+\] )?Finished in state (\w+)", log):
         found.setdefault(name, []).append(state)
     return found
 
