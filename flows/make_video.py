@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from providers.settings import get_settings
 from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
-from tasks.cleanup import children_stopped_on_interrupt, sweep_leftovers
+from tasks.cleanup import stops_children_on_interrupt, sweep_leftovers
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cost import estimate_run, spent
 from tasks.fallback import fallback_summary
@@ -38,7 +38,7 @@ def _run_name() -> str:
     persist_result=True,
     validate_parameters=True,
 )
-@children_stopped_on_interrupt()  # a cancel or Ctrl-C kills ffmpeg at once instead of waiting for it
+@stops_children_on_interrupt  # a cancel or Ctrl-C kills ffmpeg at once instead of waiting for it
 def make_video(
     brief: Brief,
     render: RenderSpec = RenderSpec(),  # noqa: B008 - frozen model, safe as a default

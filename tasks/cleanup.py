@@ -9,6 +9,7 @@ that its worker threads, which remove their own temporary files, end before the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -16,13 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from providers.process import kill_all_children
 
-__all__ = ["children_stopped_on_interrupt", "sweep_leftovers", "sweep_partials"]
+__all__ = ["children_stopped_on_interrupt", "stops_children_on_interrupt", "sweep_leftovers", "sweep_partials"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _PATTERNS = ("**/.*.partial.*", "**/.captions-*")
 
@@ -129,3 +134,18 @@ def children_stopped_on_interrupt(on_signal: Callable[[int], None] | None = None
     finally:
         if relay is not None:
             relay.close()
+
+
+def stops_children_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator form of `children_stopped_on_interrupt` for a flow function.
+
+    A plain wrapper rather than the context manager used as a decorator: that one holds a generator,
+    which cannot be pickled, and task runners such as Dask pickle the flow with every task call.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with children_stopped_on_interrupt():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -149,11 +149,9 @@ def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
     problems: list[str] = []
     tokens = [0, 0]
     for _attempt in range(2):
-        try:
-            response = writer.write_script(build_request(brief, problems=problems))
-        except InvalidOutputError as exc:  # an unusable answer gets the same second chance as a bad script
-            problems = [str(exc)]
-            continue
+        # an unusable answer (not JSON even after the writer's own repair request) is not retried here:
+        # the writer already asked once more, and another round would double the paid calls
+        response = writer.write_script(build_request(brief, problems=problems))
         tokens = [tokens[0] + response.prompt_tokens, tokens[1] + response.completion_tokens]
         try:
             script = parse_script(response.data)

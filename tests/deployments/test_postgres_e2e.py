@@ -39,7 +39,9 @@ class Postgres:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
+            # runuser lives in /usr/sbin, which a minimal PATH may lack
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+            command = [runuser, "-u", "postgres", "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=self.root)
         assert done.returncode == 0, f"{command}: {done.stdout}\n{done.stderr}"
         return done
