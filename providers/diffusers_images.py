@@ -35,9 +35,10 @@ from PIL import Image
 from providers.base import ImageRequest
 from providers.errors import ConfigurationError, TransientError
 from providers.files import atomic_path
+from providers.imaging import cover
 from providers.settings import Settings, get_settings
 
-__all__ = ["FAMILIES", "DiffusersImages", "Family", "cover", "detect_family", "generation_size", "locate"]
+__all__ = ["FAMILIES", "DiffusersImages", "Family", "detect_family", "generation_size", "locate"]
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +92,6 @@ def generation_size(width: int, height: int, side: int, multiple: int) -> tuple[
         return max(multiple, round(x / multiple) * multiple)
 
     return snap(w), snap(h)
-
-
-def cover(img: Image.Image, width: int, height: int) -> Image.Image:
-    """`img` cropped to the aspect of width:height around its centre, then resized to exactly that."""
-    src_w, src_h = img.size
-    scale = max(width / src_w, height / src_h)
-    crop_w, crop_h = min(src_w, round(width / scale)), min(src_h, round(height / scale))
-    left, top = (src_w - crop_w) // 2, (src_h - crop_h) // 2
-    box = (left, top, left + crop_w, top + crop_h)
-    return img.crop(box).resize((width, height), Image.Resampling.LANCZOS)
 
 
 def _how_to_get(model: str) -> str:

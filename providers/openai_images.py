@@ -19,11 +19,12 @@ from PIL import Image, UnidentifiedImageError
 from providers.base import ImageRequest
 from providers.errors import InvalidOutputError
 from providers.files import atomic_path
+from providers.imaging import cover
 from providers.secrets import get_secret
 from providers.settings import get_settings
 from providers.vendor_errors import cause, from_openai
 
-__all__ = ["OpenAIImages", "closest_size", "cover"]
+__all__ = ["OpenAIImages", "closest_size"]
 
 DEFAULT_MODEL = "gpt-image-1"
 SIZES: dict[str, tuple[str, ...]] = {
@@ -46,16 +47,6 @@ def closest_size(model: str, width: int, height: int) -> str:
 
     w, h = min(sizes, key=score)
     return f"{w}x{h}"
-
-
-def cover(img: Image.Image, width: int, height: int) -> Image.Image:
-    """`img` cropped to the aspect of width:height around its centre, then resized to exactly that."""
-    src_w, src_h = img.size
-    scale = max(width / src_w, height / src_h)
-    crop_w, crop_h = min(src_w, round(width / scale)), min(src_h, round(height / scale))
-    left, top = (src_w - crop_w) // 2, (src_h - crop_h) // 2
-    box = (left, top, left + crop_w, top + crop_h)
-    return img.crop(box).resize((width, height), Image.Resampling.LANCZOS)
 
 
 class OpenAIImages:
