@@ -304,9 +304,8 @@ def main() -> None:
     # before Prefect is imported: its settings are read once, at import
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    prefect_home = os.environ.get("PREFECT_HOME")
-    if prefect_home:  # Prefect creates its home folder without parents
-        Path(prefect_home).expanduser().mkdir(parents=True, exist_ok=True)
+    # Prefect creates its home folder without parents, then fails to start its temporary server
+    Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().mkdir(parents=True, exist_ok=True)
     # the temporary API server can take longer than Prefect's 20 s default on a busy 2-core machine
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if "-v" not in sys.argv and "--verbose" not in sys.argv:
