@@ -21,9 +21,9 @@ from elevenlabs.client import ElevenLabs
 from elevenlabs.core import ApiError, ParsingError
 
 from providers.base import Speech, VoiceSettings, WordTiming
-from providers.errors import BadRequestError, InvalidOutputError, MediaError
+from providers.errors import BadRequestError, InvalidOutputError
 from providers.files import atomic_path
-from providers.media import audio_duration
+from providers.media import vendor_audio_duration
 from providers.secrets import get_secret
 from providers.settings import get_settings
 from providers.vendor_errors import cause, from_elevenlabs
@@ -105,12 +105,7 @@ class ElevenLabsVoice:
             raise InvalidOutputError("ElevenLabs returned no character alignment")
         with atomic_path(out_path) as tmp:
             tmp.write_bytes(audio)
-            try:
-                duration = audio_duration(tmp)
-            except MediaError as exc:
-                raise InvalidOutputError("ElevenLabs returned audio that cannot be decoded") from exc
-            if duration <= 0:
-                raise InvalidOutputError("ElevenLabs returned empty audio")
+            duration = vendor_audio_duration(tmp, "ElevenLabs")
         words = words_from_alignment(text, alignment.characters, alignment.character_start_times_seconds,
                                      alignment.character_end_times_seconds)
         return Speech(audio_path=out_path, duration=duration, words=words, characters=len(text))

@@ -9,12 +9,12 @@ import av
 from pydantic import BaseModel, ConfigDict
 
 from providers.base import SegmentPlan
-from providers.errors import MediaError
+from providers.errors import InvalidOutputError, MediaError
 from providers.files import atomic_path
 from providers.process import run_ffmpeg
 
 __all__ = ["MediaInfo", "VideoPackets", "audio_duration", "check_segment", "concat_audio", "join_and_mux", "probe",
-           "segment_frames", "video_packets"]
+           "segment_frames", "vendor_audio_duration", "video_packets"]
 
 
 class MediaInfo(BaseModel):
@@ -219,3 +219,14 @@ def check_segment(path: Path, plan: SegmentPlan) -> None:
     keys = packets.key_frame_indices(plan.fps)
     if not keys or keys[0] != 0 or (frames > 1 and keys[-1] != frames - 1):
         raise MediaError(f"segment {Path(path).name} must start and end on key frames (key frames at {keys[:4]})")
+
+
+def vendor_audio_duration(path: Path, vendor: str) -> float:
+    """Duration of audio a vendor returned; InvalidOutputError when it cannot be decoded or is empty."""
+    try:
+        duration = audio_duration(path)
+    except MediaError as exc:
+        raise InvalidOutputError(f"{vendor} returned audio that cannot be decoded") from exc
+    if duration <= 0:
+        raise InvalidOutputError(f"{vendor} returned empty audio")
+    return duration

@@ -14,9 +14,9 @@ from typing import Any
 import openai
 
 from providers.base import Speech, VoiceSettings, WordTiming
-from providers.errors import BadRequestError, InvalidOutputError, MediaError
+from providers.errors import BadRequestError
 from providers.files import atomic_path
-from providers.media import audio_duration
+from providers.media import vendor_audio_duration
 from providers.secrets import get_secret
 from providers.settings import get_settings
 from providers.vendor_errors import cause, from_openai
@@ -76,12 +76,7 @@ class OpenAIVoice:
                     response_format="mp3", **options,
                 ) as response:
                     response.stream_to_file(tmp)
-                try:
-                    duration = audio_duration(tmp)
-                except MediaError as exc:
-                    raise InvalidOutputError("OpenAI returned audio that cannot be decoded") from exc
-                if duration <= 0:
-                    raise InvalidOutputError("OpenAI returned empty audio")
+                duration = vendor_audio_duration(tmp, "OpenAI")
         except openai.OpenAIError as exc:
             error = from_openai(exc, secrets=(self._key,))
             raise error from cause(error, exc)
