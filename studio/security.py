@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
+
 __all__ = [
     "ApiKeys",
     "BodyLimitMiddleware",
@@ -168,6 +170,28 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+# Closing a socket with unread request bytes in it makes the kernel send a reset, and the client then
+# loses the 413 it was about to read. So, like nginx's lingering close, the rest of a refused body is
+# read and thrown away, but only up to these bounds; past them the connection is simply closed.
+DISCARD_BYTES = 16 * 1024 * 1024
+DISCARD_SECONDS = 5.0
+
+
+async def _discard_body(receive: Receive, announced: int | None) -> None:
+    """Read and drop what is left of a refused request body, within DISCARD_BYTES and DISCARD_SECONDS."""
+    if announced is not None and announced > DISCARD_BYTES:
+        return
+    dropped = 0
+    with anyio.move_on_after(DISCARD_SECONDS):
+        while dropped <= DISCARD_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+
 class BodyLimitMiddleware:
     """413 for a request body over `limit` bytes, whether announced by Content-Length or streamed."""
 
@@ -181,6 +205,8 @@ class BodyLimitMiddleware:
         too_big = error_body("body_too_large", f"the request body is over the limit of {self.limit} bytes")
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
+            if length.isdigit() and (_header(scope, b"expect") or "").lower() != "100-continue":
+                await _discard_body(receive, int(length))
             await _send_json(send, 413, too_big, [(b"connection", b"close")])
             return
         chunks: list[bytes] = []
@@ -192,6 +218,8 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > self.limit:
+                if message.get("more_body", False):
+                    await _discard_body(receive, None)
                 await _send_json(send, 413, too_big, [(b"connection", b"close")])
                 return
             chunks.append(body)

@@ -136,7 +136,7 @@ def test_bad_generate_requests_are_refused_and_write_nothing(
     assert api_runs() == runs
 
 
-def test_huge_bodies_are_refused_before_they_are_read(api: httpx.Client, home: Path) -> None:
+def test_huge_bodies_are_refused_and_the_client_reads_the_answer(api: httpx.Client, home: Path) -> None:
     files = written(home)
     big = json.dumps({**GOOD, "style": "x" * 2_000_000}).encode()
     body = assert_clean_error(api.post("/api/videos/generate", content=big,
@@ -152,6 +152,21 @@ def test_huge_bodies_are_refused_before_they_are_read(api: httpx.Client, home: P
     assert_clean_error(api.post("/api/videos/generate", content=chunks(),
                                 headers={"Content-Type": "application/json"}), 413)
     assert written(home) == files
+
+
+@pytest.mark.parametrize("expect", [None, "100-continue"])
+def test_an_announced_huge_body_is_refused_before_it_is_sent(api: httpx.Client, expect: str | None) -> None:
+    url = urlsplit(str(api.base_url))
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        head = (f"POST /api/videos/generate HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {1 << 30}\r\n" + (f"Expect: {expect}\r\n" if expect else "") + "\r\n")
+        raw.sendall(head.encode())  # and not one byte of the announced gigabyte
+        received = b""
+        while chunk := raw.recv(65536):  # the server closes the connection after its answer
+            received += chunk
+        answer = received.decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "100 Continue" not in answer and "body_too_large" in answer
 
 
 TRAVERSALS = ["..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%252F..%252Fetc%252Fpasswd",
