@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.base import CaptionCue, WordTiming
-from tasks.render_presets import PresetName, encoder_settings, get_preset
+from tasks.render_presets import PresetName, RenderPreset, encoder_settings, get_preset
 
 __all__ = [
     "MIN_DURATION",
@@ -115,10 +115,11 @@ class RenderSpec(_Frozen):
     captions: bool = Field(True, title="Captions", description="Burn captions into the video.")
     motion: bool = Field(True, title="Motion", description="Slow zoom on each image.")
     crossfade: float = Field(0.5, title="Crossfade (s)", ge=0, le=2, description="Crossfade between scenes.")
-    preset: PresetName | None = Field(
-        None, title="Preset",
-        description="youtube-1080p, shorts (1080x1920), square, draft-720p or 4k (H.265); sets the frame size "
-                    "and shape instead of the resolution and the brief's aspect.")
+    # "none" rather than an optional field: Prefect's run form cannot edit a nullable choice
+    preset: Literal["none", PresetName] = Field(
+        "none", title="Preset",
+        description="none: the resolution and the brief's aspect decide the frame; youtube-1080p, shorts "
+                    "(1080x1920), square, draft-720p or 4k (H.265) set the frame size and shape instead.")
     caption_style: Literal["phrase", "karaoke"] = Field(
         "phrase", title="Caption style",
         description="phrase: a short phrase at a time; karaoke: the phrase with the spoken word highlighted.")
@@ -132,10 +133,19 @@ class RenderSpec(_Frozen):
                          description="auto: a hardware encoder if a test encode works, else libx264 (libx265 for "
                                      "4k); software: always libx264/libx265; or an ffmpeg encoder name.")
 
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _no_preset(cls, value: object) -> object:
+        return "none" if value is None or value == "" else value
+
+    def chosen_preset(self) -> RenderPreset | None:
+        """The named preset, or None when the resolution and the aspect decide."""
+        return None if self.preset == "none" else get_preset(self.preset)
+
     def frame_size(self, aspect: Aspect) -> tuple[int, int]:
         """Width and height for this preset, or for this resolution and aspect (even numbers, as H.264 needs)."""
-        if self.preset is not None:
-            chosen = get_preset(self.preset)
+        chosen = self.chosen_preset()
+        if chosen is not None:
             return chosen.width, chosen.height
         short = int(self.resolution.removesuffix("p"))
         if aspect is Aspect.square:
@@ -145,12 +155,12 @@ class RenderSpec(_Frozen):
 
     def codec_family(self) -> str:
         """h264, or hevc for presets that ask for H.265."""
-        return get_preset(self.preset).codec if self.preset is not None else "h264"
+        chosen = self.chosen_preset()
+        return chosen.codec if chosen is not None else "h264"
 
     def encoder_settings(self) -> tuple[str, int]:
         """Encoder speed preset and CRF for the quality level (and the preset's codec and cap)."""
-        chosen = get_preset(self.preset) if self.preset is not None else None
-        return encoder_settings(self.quality, self.codec_family(), chosen)
+        return encoder_settings(self.quality, self.codec_family(), self.chosen_preset())
 
 
 class Providers(_Frozen):

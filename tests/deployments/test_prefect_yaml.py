@@ -78,6 +78,8 @@ def test_every_form_field_has_a_title_a_description_and_a_default_except_the_top
             assert prop.get("description") or target.get("description"), f"{model}.{field} has no description"
             if (model, field) != ("Brief", "topic"):
                 assert "default" in prop, f"{model}.{field} has no default"
+            # the form shows a union such as "choice or null" as an uneditable "Property is type None"
+            assert "anyOf" not in prop, f"{model}.{field} is a union: {prop['anyOf']}"
     assert definitions["Brief"]["required"] == ["topic"]
 
 
