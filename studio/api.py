@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from studio.jobs import Job, JobError, JobEvent, JobManager, parse_job_id
+from studio.retention import EXPIRED_MARK
 from studio.security import (
     ApiKeys,
     BodyLimitMiddleware,
@@ -73,6 +74,8 @@ class ApiSettings(BaseSettings):
     max_queue: int = Field(default=20, ge=0, le=10_000, description="Local jobs waiting at most.")
     max_duration: float = Field(default=MAX_DURATION, ge=MIN_DURATION, le=MAX_DURATION,
                                 description="Longest video (seconds) a request may ask for.")
+    keep_days: float = Field(default=7, ge=0, le=3650,
+                             description="Days the videos and working media of ended jobs are kept (0: forever).")
     allowed_providers: str = Field(
         default="local,espeak,cards,ffmpeg",
         description="Provider vendors a request may choose (the server's own defaults are always allowed).")
@@ -215,7 +218,7 @@ JobId = Annotated[str, PathParam(description="The job id: its Prefect flow run i
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Required when keys are configured.")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
 
 
@@ -232,7 +235,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     keys = ApiKeys(settings.key_list(), settings.token_secret.get_secret_value())
     manager = manager or JobManager(
         aura.home.expanduser(), runner=settings.runner, deployment=settings.deployment,
-        max_jobs=settings.max_jobs, max_queue=settings.max_queue,
+        max_jobs=settings.max_jobs, max_queue=settings.max_queue, keep_seconds=settings.keep_days * 86_400,
     )
     defaults = {"llm": aura.llm, "tts": aura.tts, "images": aura.images, "renderer": aura.renderer}
     allowed = allowed_vendors(settings.allowed_providers, defaults)
@@ -596,6 +599,9 @@ def _video_path(job: Job, videos_dir: Path) -> Path:
         raise JobError(404, "no_video", "the job finished but its video is not on this server's disk")
     path = Path(str(video)).resolve()
     if path.suffix != ".mp4" or not path.is_relative_to(videos_dir.resolve()) or not path.is_file():
+        if job.folder is not None and (job.folder / EXPIRED_MARK).exists():
+            raise JobError(410, "expired", "the job's video was removed by the server's retention policy "
+                           "(AURA_API_KEEP_DAYS); start the job again to render it anew")
         raise JobError(404, "no_video", "the job's video is no longer available on this server")
     return path
 

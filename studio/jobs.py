@@ -633,6 +633,8 @@ class JobManager:
         state_poll_seconds: float = 1.0,
         cache_size: int = 256,
         events_grace_seconds: float = 6.0,
+        keep_seconds: float = 0.0,
+        prune_every_seconds: float = 3600.0,
         local: LocalLauncher | None = None,
     ) -> None:
         self.home = home
@@ -645,6 +647,9 @@ class JobManager:
         self.state_poll_seconds = state_poll_seconds
         self.cache_size = cache_size
         self.events_grace_seconds = events_grace_seconds
+        self.keep_seconds = keep_seconds
+        self.prune_every_seconds = prune_every_seconds
+        self._pruner: asyncio.Task[None] | None = None
         self.local = local or LocalLauncher(max_jobs=max_jobs)
         self.deployed = DeploymentLauncher(deployment)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -661,10 +666,14 @@ class JobManager:
         await self._client.__aenter__()
         self.local.api_url = str(self._client.api_url)
         await self._recover()
+        if self.keep_seconds > 0:
+            self._pruner = asyncio.get_running_loop().create_task(self._prune_forever(), name="retention")
 
     async def close(self, kill_running: bool = False) -> None:
         """Stop following jobs; running jobs keep running unless `kill_running`."""
         self._closing = True
+        if self._pruner is not None:
+            self._pruner.cancel()
         for job in list(self._jobs.values()):
             job.wake()
             if job.watcher is not None:
@@ -721,6 +730,17 @@ class JobManager:
             self._watch(job)
         if runs:
             log.info("following %d unfinished job(s) from before the restart", len(runs))
+
+    async def _prune_forever(self) -> None:
+        """Apply the retention policy now and then every `prune_every_seconds`."""
+        from studio.retention import prune_ended_jobs
+
+        while not self._closing:
+            try:
+                await asyncio.to_thread(prune_ended_jobs, self.home, self.keep_seconds)
+            except OSError as exc:  # a full or read-only disk must not stop the API
+                log.warning("retention: could not remove old videos: %s", exc)
+            await asyncio.sleep(self.prune_every_seconds)
 
     # -- creating
 

@@ -272,3 +272,18 @@ def test_a_queued_job_starts_after_an_api_restart(tmp_path: Path) -> None:
         log = stream(second, job_id)
     check_log(log)
     assert log[-1].event == "done"
+
+
+def test_an_expired_video_answers_410_and_the_job_stays_done(live: Live, finished: dict[str, Any]) -> None:
+    """The retention pass the API runs (here as if 30 days had gone by) removes the video, not the job."""
+    from studio.retention import prune_ended_jobs
+
+    job_id = finished["created"]["jobId"]
+    assert live.http.head(f"/api/videos/{job_id}/download").status_code == 200
+    pruned = prune_ended_jobs(live.home, keep_seconds=7 * 86_400, now=time.time() + 30 * 86_400)
+    assert pruned.jobs >= 1 and pruned.bytes > 0
+    answer = live.http.get(f"/api/videos/{job_id}/download")
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["error"] == "expired" and "AURA_API_KEEP_DAYS" in answer.json()["message"]
+    status = live.http.get(f"/api/videos/{job_id}/status").json()
+    assert status["status"] == "done" and status["progressPercentage"] == 100
