@@ -3,11 +3,14 @@
 Prefect hashes inputs by value, so a cached result that names a file would still be returned after
 the file was deleted. `OutputsPresent` closes that gap: each expected output carries a small stamp
 file with a random token that is part of the cache key. The token is renewed whenever the output is
-missing, so a missing file always means a new key, a cache miss and a recomputed file.
+missing, so a missing file always means a new key, a cache miss and a recomputed file. Stamps sit
+beside their outputs, or, for outputs in the user's folders (the finished video), in a folder of the
+run's own, named after the output's full path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +24,12 @@ from prefect.utilities.hashing import hash_objects
 __all__ = ["OutputsPresent", "resumable", "stamp_path"]
 
 
-def stamp_path(output: Path) -> Path:
-    """The hidden stamp file that holds `output`'s cache token."""
-    return output.with_name(f".{output.name}.cachekey")
+def stamp_path(output: Path, folder: Path | None = None) -> Path:
+    """The stamp file that holds `output`'s cache token: hidden beside it, or in `folder`."""
+    if folder is None:
+        return output.with_name(f".{output.name}.cachekey")
+    where = hashlib.sha256(str(output.resolve()).encode()).hexdigest()[:16]
+    return folder / f"{output.name}-{where}.cachekey"
 
 
 @dataclass
@@ -31,6 +37,7 @@ class OutputsPresent(CachePolicy):
     """Adds a token per expected output file; the token changes whenever the file is missing."""
 
     outputs: Callable[[dict[str, Any]], list[Path]] = field(default=lambda inputs: [])
+    stamps: Callable[[dict[str, Any]], Path] | None = None  # the stamps' folder; None: beside each output
 
     def compute_key(
         self,
@@ -40,8 +47,9 @@ class OutputsPresent(CachePolicy):
         **kwargs: Any,
     ) -> str | None:
         tokens = []
+        folder = self.stamps(inputs) if self.stamps is not None else None
         for output in self.outputs(inputs):
-            stamp = stamp_path(output)
+            stamp = stamp_path(output, folder)
             if output.is_file() and stamp.is_file():
                 tokens.append(stamp.read_text().strip())
                 continue
@@ -52,7 +60,8 @@ class OutputsPresent(CachePolicy):
         return hash_objects(*tokens) if tokens else None
 
 
-def resumable(outputs: Callable[[dict[str, Any]], list[Path]] | None = None) -> CachePolicy:
+def resumable(outputs: Callable[[dict[str, Any]], list[Path]] | None = None,
+              stamps: Callable[[dict[str, Any]], Path] | None = None) -> CachePolicy:
     """Inputs + task source (no run id, so a new run resumes), plus output stamps when given."""
     policy = INPUTS + TASK_SOURCE
-    return policy + OutputsPresent(outputs=outputs) if outputs is not None else policy
+    return policy + OutputsPresent(outputs=outputs, stamps=stamps) if outputs is not None else policy

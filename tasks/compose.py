@@ -168,7 +168,11 @@ def _finish_outputs(inputs: dict[str, Any]) -> list[Path]:
     return [out, out.with_suffix(".srt"), out.with_suffix(".vtt")]
 
 
-@task(name="finish_video", cache_policy=resumable(_finish_outputs), persist_result=True)
+def _finish_stamps(inputs: dict[str, Any]) -> Path:
+    return Path(inputs["run_dir"]) / "stamps"  # not beside the video: the user's folder gets the video only
+
+
+@task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps), persist_result=True)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
                  title: str, job: str, narration_seconds: float) -> Video:
     """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.

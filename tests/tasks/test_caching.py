@@ -58,6 +58,37 @@ def test_stamp_is_kept_beside_the_output(tmp_path: Path) -> None:
     assert stamp_path(tmp_path / "a.txt").is_file()
 
 
+STAMPED: list[str] = []
+
+
+@task(cache_policy=resumable(_out, stamps=lambda inputs: Path(inputs["stamps"])), persist_result=True)
+def write_elsewhere(folder: str, name: str, stamps: str) -> Path:
+    STAMPED.append(name)
+    path = Path(folder) / f"{name}.txt"
+    path.write_text(name)
+    return path
+
+
+@flow
+def write_to_user_folder(folder: str, stamps: str) -> Path:
+    return write_elsewhere(folder, "video", stamps)
+
+
+def test_stamps_can_live_in_a_folder_of_their_own(tmp_path: Path) -> None:
+    """The user's folder gets the output only; a deleted output is still a cache miss."""
+    user, run = tmp_path / "user", tmp_path / "run" / "stamps"
+    user.mkdir()
+    STAMPED.clear()
+    write_to_user_folder(str(user), str(run))
+    write_to_user_folder(str(user), str(run))
+    assert STAMPED == ["video"]
+    assert [p.name for p in user.iterdir()] == ["video.txt"]
+    assert stamp_path(user / "video.txt", run).is_file()
+    (user / "video.txt").unlink()
+    write_to_user_folder(str(user), str(run))
+    assert STAMPED == ["video", "video"] and (user / "video.txt").is_file()
+
+
 def test_job_key_separates_identical_scene_text(tmp_path: Path) -> None:
     """Two jobs with the same scene text write to different run folders, so they never share entries."""
     RUNS.clear()
