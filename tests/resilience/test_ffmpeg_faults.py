@@ -136,7 +136,7 @@ def test_a_terminated_flow_run_stops_its_ffmpeg_at_once_inside_children_stopped_
     then waits for the running tasks. Inside the guard ffmpeg is killed at once, even when the kernel hands
     the signal to another thread than the one Prefect waits in (measured: ffmpeg gone in 0.01 s, exit in
     1 s). Without the guard the task, and the exit, wait for ffmpeg to finish: 5.6 s for this 6 s ffmpeg,
-    a whole render in a real run. flows/make_video.py does not use the guard yet: test_deployment_cancel.py."""
+    a whole render in a real run. flows/make_video.py runs inside the guard: test_deployment_cancel.py."""
     run = subprocess.Popen([sys.executable, "-c", TERMINATED], env=cli_env, cwd=str(REPO), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

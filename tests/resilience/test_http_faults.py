@@ -54,9 +54,9 @@ def test_500_twice_then_success_is_retried_with_backoff_and_counted(openai_fake:
     assert metrics.retries == 2 and metrics.degraded is None
     first, second = openai_fake.gaps(CHAT)
     print(f"\n500, 500, 200: waited {first:.2f} s then {second:.2f} s")
-    # backoff 1 s then 2 s, each ±20 % jitter; a little slack for Prefect's own state changes
-    assert 0.8 <= first <= 1.2 + 1.5, first
-    assert 1.6 <= second <= 2.4 + 1.5, second
+    # backoff 1 s then 2 s, each ±20 % jitter; slack for Prefect's own state changes on a busy machine
+    assert 0.8 <= first <= 1.2 + 2.5, first
+    assert 1.6 <= second <= 2.4 + 2.5, second
 
 
 def test_a_dropped_connection_is_retried(openai_fake: FakeOpenAI) -> None:
@@ -91,8 +91,8 @@ def test_429_waits_as_long_as_retry_after_says(openai_fake: FakeOpenAI) -> None:
     seconds, ms = openai_fake.gaps(CHAT)
     print(f"\n429 Retry-After: 3 -> waited {seconds:.2f} s; 429 Retry-After-Ms: 3500 -> waited {ms:.2f} s")
     # without the headers the retries would come after 0.8-1.2 s and 1.6-2.4 s
-    assert 3.0 <= seconds <= 3.0 + 1.5, seconds
-    assert 3.5 <= ms <= 3.5 + 1.5, ms
+    assert 3.0 <= seconds <= 3.0 + 2.5, seconds
+    assert 3.5 <= ms <= 3.5 + 2.5, ms
 
 
 def test_garbage_script_gets_one_repair_then_fails_clearly(openai_fake: FakeOpenAI) -> None:
