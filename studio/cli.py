@@ -110,7 +110,8 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
     cancelling = threading.Event()
     cancel_lock = threading.Lock()
-    handled: list[int] = []  # Ctrl-Cs the main thread has seen
+    handled: list[int] = []  # Ctrl-Cs (and SIGTERMs) the main thread has seen
+    exit_code = [130]  # 128 + the signal that stopped the run: 130 for Ctrl-C, 143 for SIGTERM
     said = threading.Lock()
 
     def say_cancelled() -> None:
@@ -135,7 +136,7 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
                 continue
         say_cancelled()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(exit_code[0])
 
     def leave_after(seconds: float) -> None:
         # Prefect marks the run crashed and winds its threads down; when it cannot (Ctrl-C in a terminal
@@ -162,24 +163,29 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         leave()
 
     def begin_cancel(number: int) -> None:
-        """Called from a helper thread as soon as Ctrl-C arrives (ffmpeg is already being killed)."""
+        """Called from a helper thread as soon as Ctrl-C or SIGTERM arrives (ffmpeg is already being killed)."""
         with cancel_lock:
-            if number != signal.SIGINT or cancelling.is_set():
+            if number not in (signal.SIGINT, signal.SIGTERM) or cancelling.is_set():
                 return
             cancelling.set()
+            exit_code[0] = 128 + number
         threading.Thread(target=leave_after, args=(grace,), name="aura-cancel", daemon=True).start()
 
-    def on_interrupt(_signum: int, _frame: Any) -> None:
+    def on_interrupt(signum: int, _frame: Any) -> None:
         # no locks here (the interrupted code may hold them): the work happens in threads
         if handled:  # a second Ctrl-C does not wait
             threading.Thread(target=leave, name="aura-cancel-now", daemon=True).start()
             return
-        handled.append(1)
-        threading.Thread(target=begin_cancel, args=(signal.SIGINT,), daemon=True).start()
+        handled.append(signum)
+        threading.Thread(target=begin_cancel, args=(signum,), daemon=True).start()
         raise KeyboardInterrupt
+
+    # SIGTERM (kill, systemd, a container stopping) is a cancel too: by default Python would die at
+    # once and leave Prefect's temporary API server running
 
     view = ProgressView(err, enabled=not verbose)
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous_term = signal.signal(signal.SIGTERM, on_interrupt)
     try:
         # ffmpeg is killed the moment Ctrl-C arrives, whichever thread the kernel hands it to
         with view, children_stopped_on_interrupt(on_signal=begin_cancel):
@@ -187,16 +193,17 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     except KeyboardInterrupt:
         kill_all_children()
         say_cancelled()
-        raise typer.Exit(130) from None
+        raise typer.Exit(exit_code[0]) from None
     except AuraError as exc:
         if cancelling.is_set():  # a stage that failed because Ctrl-C stopped its ffmpeg
             say_cancelled()
-            raise typer.Exit(130) from None
+            raise typer.Exit(exit_code[0]) from None
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         if not cancelling.is_set():
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
     if as_json:
         sys.stdout.write(video.model_dump_json() + "\n")
     else:

@@ -70,15 +70,16 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("api", ["temporary-server", "running-server"])
-def test_ctrl_c_during_composition_stops_everything_and_the_rerun_resumes(api: str, cli_env: dict[str, str],
-                                                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize(("api", "how"), [("temporary-server", "ctrl-c"), ("running-server", "ctrl-c"),
+                                          ("temporary-server", "sigterm")])
+def test_ctrl_c_or_sigterm_during_composition_stops_everything_and_the_rerun_resumes(
+        api: str, how: str, cli_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "videos" / "bees.mp4"
     runs = Path(cli_env["AURA_HOME"]) / "runs"
     first_env = dict(cli_env)
     if api == "temporary-server":
         del first_env["PREFECT_API_URL"]
-    subject = topic(f"ctrl-c-{api}")
+    subject = topic(f"{how}-{api}")
     command = cli(subject, "--out", str(out))
     run = subprocess.Popen(command, cwd=REPO, env=first_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)
@@ -91,7 +92,10 @@ def test_ctrl_c_during_composition_stops_everything_and_the_rerun_resumes(api: s
         time.sleep(0.2)  # mid-render
         children = _descendants(run.pid)
         assert ffmpeg_under(run.pid, "/segments/")
-        os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        if how == "ctrl-c":
+            os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        else:
+            os.kill(run.pid, signal.SIGTERM)  # what `kill`, systemd or a stopping container does: the CLI only
         sent = time.monotonic()
         _, stderr = run.communicate(timeout=60)
         latency = time.monotonic() - sent
@@ -100,13 +104,13 @@ def test_ctrl_c_during_composition_stops_everything_and_the_rerun_resumes(api: s
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
 
-    print(f"\nCtrl-C ({api}): exit {run.returncode} after {latency:.2f} s; {len(children)} children at the time")
-    assert run.returncode == 130, stderr[-3000:]
+    print(f"\n{how} ({api}): exit {run.returncode} after {latency:.2f} s; {len(children)} children at the time")
+    assert run.returncode == (130 if how == "ctrl-c" else 143), stderr[-3000:]
     assert latency < GRACE
     assert "cancelled: no video was written; run the same command again to resume" in stderr
     assert "Traceback" not in stderr
     _, alive = psutil.wait_procs(children, timeout=2)
-    assert alive == [], f"children left after Ctrl-C: {[(p.pid, p.name()) for p in alive]}"
+    assert alive == [], f"children left after {how}: {[(p.pid, p.name()) for p in alive]}"
     assert processes_mentioning(str(tmp_path)) == []  # nothing of this run anywhere, orphans included
     assert not out.exists()
     if api == "running-server":  # the run could report: Prefect shows it as crashed, not as still running
