@@ -6,7 +6,10 @@ crossfades and captions — are rendered by:
 - `ffmpeg`: Aura's default renderer, exactly as the flow runs composition (one `render_segment` per
   scene on a thread pool of `AURA_MAX_WORKERS` threads, then `finish_video`: join without
   re-encoding, mux, probe, checks, loudness measurement, .srt/.vtt);
-- `moviepy`: the same, with the moviepy renderer;
+- `moviepy`: the same, with the moviepy renderer (so it too gets per-scene threads and a join
+  without re-encoding);
+- `moviepy-1pass`: moviepy the way peer tools use it: every scene in one composition, encoded with
+  the soundtrack in one `write_videofile` (`MoviePyRenderer.render_in_one_pass`), no checks;
 - `bound`: x264 encoding the frames the ffmpeg renderer produced (decoded beforehand to raw files,
   not timed), with the same preset and CRF, one x264 process with its default threads. No renderer
   can beat it: it is the encode alone.
@@ -19,6 +22,7 @@ it alongside the segments) is timed apart and shown under the table.
     python benchmarks/render_bench.py                       # everything (the 10-min moviepy runs take hours)
     python benchmarks/render_bench.py --skip-moviepy-long   # 10-min moviepy figures extrapolated from 60 s
     python benchmarks/render_bench.py --quick               # 60 s at 720p only
+    python benchmarks/render_bench.py --renderers ffmpeg,moviepy-1pass,bound --durations 60
 
 Figures that were not measured are marked as extrapolated in the table.
 """
@@ -176,6 +180,17 @@ def run_render_case(args: argparse.Namespace) -> dict[str, Any]:
     plans = [segment_plan(timeline, i) for i in range(n)]
     digests = [image_digests(timeline, i) for i in range(n)]
     workers = get_settings().max_workers
+    if args.renderer == "moviepy-1pass":
+        from providers.media import probe
+        from providers.moviepy_renderer import MoviePyRenderer
+
+        keep = [round(s.duration * timeline.fps) for s in timeline.scenes]
+        with Meter() as meter:
+            MoviePyRenderer().render_in_one_pass(plans, keep, soundtrack.path, Path(args.out))
+        info = probe(Path(args.out))
+        return {"wall": meter.wall, "cpu": meter.cpu, "peak_mb": meter.peak, "video_seconds": info.duration,
+                "frames": sum(keep), "timeline_seconds": timeline_seconds, "preset": timeline.preset,
+                "crf": timeline.crf, "workers": 1, "size_bytes": Path(args.out).stat().st_size}
     with Meter() as meter, ThreadPoolExecutor(max_workers=workers) as pool:
         segments = list(pool.map(lambda i: render_segment.fn(run_dir, i, plans[i], digests[i], args.renderer, n),
                                  range(n)))
@@ -266,7 +281,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="60 s at 720p only")
     parser.add_argument("--sizes", default="720p,1080p", help="comma-separated: 720p,1080p")
     parser.add_argument("--durations", default="60,600", help="comma-separated seconds; scenes = seconds / 5")
-    parser.add_argument("--renderers", default="ffmpeg,moviepy,bound", help="which columns to measure")
+    parser.add_argument("--renderers", default="ffmpeg,moviepy,moviepy-1pass,bound", help="which columns to measure")
     parser.add_argument("--skip-moviepy-long", action="store_true",
                         help="do not render the moviepy cases longer than 60 s; extrapolate them linearly")
     parser.add_argument("--repeat", type=int, default=1,
@@ -302,7 +317,7 @@ def main() -> None:
         for size in sizes:
             height = int(size.removesuffix("p"))
             width = round(height * 16 / 9 / 2) * 2
-            measured_moviepy: dict[str, Any] | None = None
+            measured_moviepy: dict[str, dict[str, Any]] = {}  # the 60-s figures, per moviepy variant
             for seconds in durations:
                 scenes = max(1, round(seconds / 5))
                 case = f"{size} {seconds:g}s/{scenes} scenes"
@@ -311,15 +326,16 @@ def main() -> None:
                 make_inputs(inputs, seconds, scenes, width, height)
                 print(f"[{case}] inputs ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
                 results: dict[str, dict[str, Any]] = {}
-                for renderer in ("ffmpeg", "moviepy"):
+                for renderer in ("ffmpeg", "moviepy", "moviepy-1pass"):
                     if renderer not in renderers and not (renderer == "ffmpeg" and "bound" in renderers):
                         continue
-                    if renderer == "moviepy" and args.skip_moviepy_long and seconds > 60:
-                        if measured_moviepy is not None:
-                            factor = seconds / measured_moviepy["video_seconds"]
-                            results["moviepy"] = {**measured_moviepy, "wall": measured_moviepy["wall"] * factor,
-                                                  "cpu": measured_moviepy["cpu"] * factor, "extrapolated": True,
-                                                  "video_seconds": seconds}
+                    if renderer.startswith("moviepy") and args.skip_moviepy_long and seconds > 60:
+                        short = measured_moviepy.get(renderer)
+                        if short is not None:
+                            factor = seconds / short["video_seconds"]
+                            results[renderer] = {**short, "wall": short["wall"] * factor,
+                                                 "cpu": short["cpu"] * factor, "extrapolated": True,
+                                                 "video_seconds": seconds}
                         continue
                     out = work / f"{renderer}-{size}-{seconds:g}.mp4"
                     print(f"[{case}] rendering with {renderer} ...", file=sys.stderr)
@@ -328,8 +344,8 @@ def main() -> None:
                                                fps=args.fps, quality=args.quality, caption_style=args.caption_style,
                                                work=work / f"work-{renderer}-{size}-{seconds:g}")
                     shutil.rmtree(work / f"work-{renderer}-{size}-{seconds:g}", ignore_errors=True)
-                    if renderer == "moviepy" and seconds <= 60:
-                        measured_moviepy = results[renderer]
+                    if renderer.startswith("moviepy") and seconds <= 60:
+                        measured_moviepy[renderer] = results[renderer]
                 if "bound" in renderers and "ffmpeg" in results:
                     print(f"[{case}] encode-only bound ...", file=sys.stderr)
                     results["bound"] = _child("bound", args.repeat if seconds <= 60 else 1,
@@ -354,14 +370,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         return next((r for r in rows if r["case"] == case and r["renderer"] == renderer), None)
 
     header = ("| case | renderer | wall s | CPU s | peak MB | video s / wall s | wall ÷ bound | moviepy ÷ this "
-              "| mem ÷ 60 s | note |")
+              "| 1-pass ÷ this | mem ÷ 60 s | note |")
     print(header)
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or not b else a / b
 
     for r in rows:
         bound, moviepy = find(r["case"], "bound"), find(r["case"], "moviepy")
+        one_pass = find(r["case"], "moviepy-1pass")
         short = next((x for x in rows if x["size"] == r["size"] and x["renderer"] == r["renderer"]
                       and x["seconds"] <= 60), None)
         mem_ratio = ratio(r["peak_mb"], short["peak_mb"]) if short and short is not r else None
@@ -375,6 +392,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"| {_fmt(r['video_seconds'] / r['wall'], 2)} "
               f"| {_fmt(ratio(r['wall'], bound['wall'] if bound else None), 2)} "
               f"| {_fmt(ratio(moviepy['wall'] if moviepy else None, r['wall']), 1)} "
+              f"| {_fmt(ratio(one_pass['wall'] if one_pass else None, r['wall']), 1)} "
               f"| {_fmt(mem_ratio, 2)} | {note} |")
     for r in rows:
         if r["renderer"] != "bound" and "timeline_seconds" in r:

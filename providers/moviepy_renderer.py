@@ -17,10 +17,19 @@ Every frame is composited in Python (numpy and Pillow); that is the cost this re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from moviepy import ColorClip, CompositeVideoClip, ImageClip, TextClip, VideoClip, vfx  # the `moviepy` extra
+from moviepy import (  # the `moviepy` extra
+    ColorClip,
+    CompositeVideoClip,
+    ImageClip,
+    TextClip,
+    VideoClip,
+    concatenate_videoclips,
+    vfx,
+)
 
 from providers.base import CaptionCue, SegmentPlan
 from providers.caption_art import BOX, HIGHLIGHT, TEXT, caption_spans, join_tokens, layout_caption
@@ -28,7 +37,7 @@ from providers.files import atomic_path
 from providers.fonts import BUNDLED_FONT, font_path_for
 from providers.media import check_segment, segment_frames
 
-__all__ = ["MoviePyRenderer"]
+__all__ = ["MoviePyRenderer", "segment_clip"]
 
 
 def _zooming(image: Path, plan: SegmentPlan, duration: float, z0: float, z1: float,
@@ -93,6 +102,35 @@ def _caption_clips(cue: CaptionCue, plan: SegmentPlan, end_of_segment: float) ->
     return clips
 
 
+def _codec(plan: SegmentPlan) -> str:
+    # moviepy drives software encoders; a hardware encoder in the plan maps to its software family
+    return "libx265" if plan.codec == "libx265" or plan.codec.startswith("hevc") else "libx264"
+
+
+def _encoder_params(plan: SegmentPlan, frames: int) -> list[str]:
+    """The ffmpeg renderer's encoder settings, for moviepy's writer."""
+    hevc = ["-forced-idr", "1", "-x265-params", "open-gop=0:log-level=error", "-tag:v", "hvc1"]
+    return ["-crf", str(plan.crf), "-frames:v", str(frames), "-video_track_timescale", str(plan.fps * 1000),
+            *(hevc if _codec(plan) == "libx265" else [])]
+
+
+def segment_clip(plan: SegmentPlan) -> tuple[VideoClip, int]:
+    """One scene composited as moviepy users write it, and its number of frames."""
+    frames = segment_frames(plan)
+    # moviepy writes int(duration * fps) frames: half a frame more keeps float error from losing one
+    duration = (frames + 0.5) / plan.fps
+    layers: list[VideoClip] = []
+    fade = min(frames - 1, round(plan.fade_in * plan.fps)) / plan.fps if plan.previous_image else 0.0
+    layers.append(_zooming(plan.image, plan, duration, plan.zoom_from, plan.zoom_to))
+    if plan.previous_image is not None and fade > 0:
+        # the outgoing image, still zooming, fades out on top of the new one
+        layers.append(_zooming(plan.previous_image, plan, fade, *plan.previous_zoom, fade_out=fade))
+    for cue in plan.captions:
+        layers += _caption_clips(cue, plan, frames / plan.fps)
+    clip = CompositeVideoClip(layers, size=(plan.width, plan.height), bg_color=(0, 0, 0)).with_duration(duration)
+    return clip, frames
+
+
 class MoviePyRenderer:
     """Renderer `moviepy`: per-frame compositing in Python, encoded by moviepy's ffmpeg writer."""
 
@@ -101,30 +139,40 @@ class MoviePyRenderer:
 
     def render_segment(self, plan: SegmentPlan, out_path: Path) -> Path:
         """Render one scene's segment, video only, exactly `duration * fps` frames."""
-        frames = segment_frames(plan)
-        # moviepy writes int(duration * fps) frames: half a frame more keeps float error from losing one
-        duration = (frames + 0.5) / plan.fps
-        layers: list[VideoClip] = []
-        fade = min(frames - 1, round(plan.fade_in * plan.fps)) / plan.fps if plan.previous_image else 0.0
-        layers.append(_zooming(plan.image, plan, duration, plan.zoom_from, plan.zoom_to))
-        if plan.previous_image is not None and fade > 0:
-            # the outgoing image, still zooming, fades out on top of the new one
-            layers.append(_zooming(plan.previous_image, plan, fade, *plan.previous_zoom, fade_out=fade))
-        for cue in plan.captions:
-            layers += _caption_clips(cue, plan, frames / plan.fps)
-        video = CompositeVideoClip(layers, size=(plan.width, plan.height), bg_color=(0, 0, 0)).with_duration(duration)
+        video, frames = segment_clip(plan)
         out_path = Path(out_path)
-        # moviepy drives software encoders; a hardware encoder in the plan maps to its software family
-        codec = "libx265" if plan.codec == "libx265" or plan.codec.startswith("hevc") else "libx264"
         with atomic_path(out_path) as tmp:
             video.write_videofile(
-                str(tmp), fps=plan.fps, codec=codec, preset=plan.preset, audio=False, threads=self.threads,
+                str(tmp), fps=plan.fps, codec=_codec(plan), preset=plan.preset, audio=False, threads=self.threads,
                 pixel_format="yuv420p", logger=None,
-                ffmpeg_params=["-crf", str(plan.crf), "-force_key_frames", f"expr:eq(n,{frames - 1})",
-                               "-frames:v", str(frames), "-video_track_timescale", str(plan.fps * 1000),
-                               *(["-forced-idr", "1", "-x265-params", "open-gop=0:log-level=error", "-tag:v", "hvc1"]
-                                 if codec == "libx265" else [])],
+                # the same forced key frame at the end as the ffmpeg renderer, so that segments join the same way
+                ffmpeg_params=["-force_key_frames", f"expr:eq(n,{frames - 1})", *_encoder_params(plan, frames)],
             )
             video.close()
             check_segment(tmp, plan)
+        return out_path
+
+    def render_in_one_pass(self, plans: Sequence[SegmentPlan], keep: Sequence[int], audio: Path,
+                           out_path: Path) -> Path:
+        """The whole video as peer tools make it: every scene in one composition, encoded with its audio at once.
+
+        Not used by the flow (it cannot resume, cache or spread scenes over workers); the render
+        benchmark's reference for the one-pass approach. `keep[i]` is how many of scene i's frames
+        stay, as in the join of the segmented render.
+        """
+        scenes = []
+        for plan, frames in zip(plans, keep, strict=True):
+            clip, _ = segment_clip(plan)
+            scenes.append(clip.subclipped(0, frames / plan.fps))
+        total = sum(keep)
+        first = plans[0]
+        video = concatenate_videoclips(scenes).with_duration((total + 0.5) / first.fps)
+        out_path = Path(out_path)
+        with atomic_path(out_path) as tmp:
+            video.write_videofile(
+                str(tmp), fps=first.fps, codec=_codec(first), preset=first.preset, audio=str(audio),
+                audio_codec="aac", threads=self.threads, pixel_format="yuv420p", logger=None,
+                ffmpeg_params=_encoder_params(first, total),
+            )
+            video.close()
         return out_path

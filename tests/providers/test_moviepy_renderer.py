@@ -52,3 +52,30 @@ def test_moviepy_renders_the_plan_with_exact_frames_fade_and_captions(tmp_path: 
     word = lay.words[0]
     part = frames[14][lay.y + word.y:lay.y + word.y + lay.font_size + 4, lay.x + word.x:lay.x + word.x + word.width]
     assert ((part[..., 0] > 170) & (part[..., 1] > 140) & (part[..., 2] < 110)).sum() > 5  # "Bees" highlighted
+
+
+def test_one_pass_renders_every_scene_with_the_audio_and_the_kept_frames(tmp_path: Path) -> None:
+    """The benchmark's one-pass reference: the same scenes, one composition, one encode with the soundtrack."""
+    import subprocess
+
+    from providers.media import probe
+    from providers.moviepy_renderer import MoviePyRenderer
+    from providers.process import ffmpeg_exe
+
+    red, blue = _png(tmp_path / "red.png", (220, 0, 0)), _png(tmp_path / "blue.png", (0, 0, 220))
+    common = {"width": W, "height": H, "fps": FPS, "preset": "ultrafast", "crf": 30}
+    plans = [SegmentPlan(image=red, duration=25 / FPS, **common),
+             SegmentPlan(image=blue, duration=24 / FPS, previous_image=red, previous_zoom=(1.1, 1.11), fade_in=0.25,
+                         **common)]
+    audio = tmp_path / "audio.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=2", "-c:a", "aac", str(audio)],
+                   check=True)
+    out = MoviePyRenderer().render_in_one_pass(plans, [24, 24], audio, tmp_path / "video.mp4")
+    info = probe(out)
+    assert (info.width, info.height, info.audio_codec) == (W, H, "aac")
+    frames = _frames(out)
+    assert len(frames) == 48
+    assert frames[10][..., 0].mean() > 180 and frames[10][..., 2].mean() < 60  # scene 1: red
+    assert frames[24][..., 0].mean() > 150  # scene 2 starts on the red image, fading out
+    assert frames[40][..., 2].mean() > 180 and frames[40][..., 0].mean() < 60  # then blue
+    assert list(tmp_path.glob("*.tmp*")) == [] and sorted(p.name for p in tmp_path.glob("*.mp4")) == ["video.mp4"]
