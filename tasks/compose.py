@@ -172,7 +172,8 @@ def _finish_stamps(inputs: dict[str, Any]) -> Path:
     return Path(inputs["run_dir"]) / "stamps"  # not beside the video: the user's folder gets the video only
 
 
-@task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps), persist_result=True)
+@task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps), persist_result=True, retries=1,
+      retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
                  title: str, job: str, narration_seconds: float) -> Video:
     """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.

@@ -75,16 +75,19 @@ def test_ffmpeg_stopped_for_cancellation_is_not_retried_and_none_starts_after() 
         accept_children()
 
 
-def test_ffmpeg_killed_mid_render_the_segment_is_retried_and_the_run_finishes(
-        env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["segment", "join"])
+def test_ffmpeg_killed_mid_render_the_step_is_retried_and_the_run_finishes(
+        step: str, env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out = tmp_path / "videos" / "bees.mp4"
+    # a segment's ffmpeg writes under the run's segments/ folder; the join's writes beside the video
+    marker = "/segments/" if step == "segment" else str(out.parent)
     killed: list[str] = []
     stop = threading.Event()
 
     def killer() -> None:
-        """Kill the first ffmpeg that renders a scene segment, once it has been working for a moment."""
+        """Kill the first ffmpeg of that step."""
         while not stop.is_set():
-            for proc in ffmpeg_under(marker="/segments/"):
+            for proc in ffmpeg_under(marker=marker):
                 try:
                     # read what it writes before killing it: a tiny segment can finish within milliseconds
                     target = " ".join(proc.cmdline()[-1:])
@@ -98,14 +101,14 @@ def test_ffmpeg_killed_mid_render_the_segment_is_retried_and_the_run_finishes(
     watcher = threading.Thread(target=killer, daemon=True)
     watcher.start()
     try:
-        video = make_video(brief=Brief(topic=topic("kill-ffmpeg"), duration=10, density="sparse"),
+        video = make_video(brief=Brief(topic=topic(f"kill-ffmpeg-{step}"), duration=10, density="sparse"),
                            render=RenderSpec(resolution="360p", fps=24, quality="draft"), out=str(out))
     finally:
         stop.set()
         watcher.join(5)
 
-    assert killed and ".partial.mp4" in killed[0], "the test never caught a segment being rendered"
-    assert video.metrics["composition"].retries >= 1  # the killed segment was rendered again
+    assert killed and ".partial.mp4" in killed[0], f"the test never caught the {step} ffmpeg at work"
+    assert video.metrics["composition"].retries >= 1  # the killed step ran again
     assert probe(out).video_codec == "h264" and abs(video.duration - video.narration_duration) <= 1 / 24 + 1e-3
     assert partials(tmp_path) == []  # the killed attempt's half-written segment was removed
     assert ffmpeg_under() == []
