@@ -8,6 +8,8 @@ and never reveals a key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -17,8 +19,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-
-import anyio
 
 __all__ = [
     "ApiKeys",
@@ -182,14 +182,15 @@ async def _discard_body(receive: Receive, announced: int | None) -> None:
     if announced is not None and announced > DISCARD_BYTES:
         return
     dropped = 0
-    with anyio.move_on_after(DISCARD_SECONDS):
-        while dropped <= DISCARD_BYTES:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            dropped += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DISCARD_SECONDS):
+            while dropped <= DISCARD_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 class BodyLimitMiddleware:
