@@ -13,10 +13,10 @@ from PIL import Image
 __all__ = ["mp3_tone", "png", "wav_tone"]
 
 
-def _tone(seconds: float, rate: int) -> np.ndarray:
+def _tone(seconds: float, rate: int, freq: float = 220.0, level: float = 0.2) -> np.ndarray:
     n = max(1, int(rate * seconds))
     t = np.arange(n) / rate
-    return (0.2 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16)
+    return (level * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
 
 
 @lru_cache(maxsize=64)
@@ -35,14 +35,14 @@ def mp3_tone(seconds: float, rate: int = 24000) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def wav_tone(seconds: float, rate: int = 24000) -> bytes:
-    """A 16-bit mono WAV of a quiet tone lasting `seconds`."""
+def wav_tone(seconds: float, rate: int = 24000, freq: float = 220.0, level: float = 0.2) -> bytes:
+    """A 16-bit mono WAV of a quiet tone (`freq` Hz at `level` of full scale) lasting `seconds`."""
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(_tone(seconds, rate).tobytes())
+        w.writeframes(_tone(seconds, rate, freq, level).tobytes())
     return buf.getvalue()
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from PIL import Image
 from prefect import flow, unmapped
@@ -18,20 +16,17 @@ from providers.media import MediaInfo, VideoPackets, probe
 from tasks.compose import build_timeline, check_video, finish_video, mix_soundtrack, render_segment
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, WordTiming
 from tasks.timeline import image_digests, lay_out, segment_plan
+from tests.fakes.media import wav_tone
 
 RENDER = RenderSpec(resolution="360p", fps=24, quality="draft", crossfade=0.2, encoder="software")
 
 
 def _narration(folder: Path, index: int, seconds: float) -> Narration:
     wav = folder / f"voice-{index}-{seconds}.wav"
-    t = np.arange(int(24000 * seconds)) / 24000
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes((0.3 * np.sin(2 * np.pi * (200 + 40 * index) * t) * 32767).astype(np.int16).tobytes())
+    wav.write_bytes(wav_tone(seconds, freq=200 + 40 * index, level=0.3))
     words = (WordTiming(word="Bees", start=0.05, end=0.2), WordTiming(word="dance.", start=0.22, end=0.4))
-    return Narration(index=index, audio=wav, duration=len(t) / 24000, words=words, digest=file_digest(wav))
+    return Narration(index=index, audio=wav, duration=int(24000 * seconds) / 24000, words=words,
+                     digest=file_digest(wav))
 
 
 def _image(folder: Path, index: int, colour: tuple[int, int, int]) -> SceneImage:

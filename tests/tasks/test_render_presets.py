@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,6 +15,7 @@ from tasks.compose import finish_video
 from tasks.render_presets import PRESETS, encoder_settings, get_preset
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, WordTiming
 from tasks.timeline import lay_out, segment_plan
+from tests.fakes.media import wav_tone
 
 
 def test_the_presets_and_their_frames() -> None:
@@ -50,12 +49,7 @@ def _inputs(tmp: Path, seconds: list[float]) -> tuple[list[Narration], list[Scen
     narrations, images = [], []
     for i, d in enumerate(seconds):
         wav = tmp / f"n{i}.wav"
-        t = np.arange(int(24000 * d)) / 24000
-        with wave.open(str(wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(24000)
-            w.writeframes((0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16).tobytes())
+        wav.write_bytes(wav_tone(d, level=0.3))
         words = (WordTiming(word="Bees", start=0.05, end=0.2), WordTiming(word="dance.", start=0.25, end=0.4))
         narrations.append(Narration(index=i, audio=wav, duration=d, words=words, digest=file_digest(wav)))
         png = tmp / f"i{i}.png"
