@@ -64,8 +64,8 @@ def _run_row(provider: Any, size: tuple[int, int], images: int, batch: int, out:
     """Make `images` images: one after another when batch is 1, else from `images` threads at once."""
     import torch
 
-    from providers import diffusers_images as d
     from providers.base import ImageRequest
+    from providers.images import diffusers as d
 
     loaded = provider.loaded
     settings = provider.settings

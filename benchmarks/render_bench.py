@@ -91,8 +91,8 @@ def make_inputs(folder: Path, seconds: float, scenes: int, width: int, height: i
     if manifest.is_file():
         return json.loads(manifest.read_text())
     from providers.base import ImageRequest
-    from providers.cards import CardPainter
-    from providers.files import file_digest
+    from providers.images.cards import CardPainter
+    from providers.media.files import file_digest
 
     folder.mkdir(parents=True, exist_ok=True)
     rate = 24000
@@ -181,8 +181,8 @@ def run_render_case(args: argparse.Namespace) -> dict[str, Any]:
     digests = [image_digests(timeline, i) for i in range(n)]
     workers = get_settings().max_workers
     if args.renderer == "moviepy-1pass":
-        from providers.media import probe
-        from providers.moviepy_renderer import MoviePyRenderer
+        from providers.media.streams import probe
+        from providers.render.moviepy import MoviePyRenderer
 
         keep = [round(s.duration * timeline.fps) for s in timeline.scenes]
         with Meter() as meter:
@@ -205,7 +205,7 @@ def run_bound_case(args: argparse.Namespace) -> dict[str, Any]:
     """x264 alone on the ffmpeg renderer's frames: decode to raw chunks (not timed), encode each (timed)."""
     import av
 
-    from providers.process import ffmpeg_exe
+    from providers.media.process import ffmpeg_exe
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

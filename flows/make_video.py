@@ -8,14 +8,14 @@ from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from providers.settings import get_settings
-from tasks.artifacts import RunTracker
 from tasks.brief import validate_brief
-from tasks.cleanup import stops_children_on_interrupt, sweep_leftovers
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cost import estimate_run, spent
-from tasks.fallback import fallback_summary
-from tasks.metrics import StageMeter
 from tasks.naming import default_output, job_key_for, run_folder, slug
+from tasks.runtime.artifacts import RunTracker
+from tasks.runtime.cleanup import stops_children_on_interrupt, sweep_leftovers
+from tasks.runtime.fallback import fallback_summary
+from tasks.runtime.metrics import StageMeter
 from tasks.schemas import Brief, Providers, RenderSpec, Video
 from tasks.script import write_script
 from tasks.timeline import image_digests, segment_plan

@@ -16,27 +16,27 @@ __all__ = ["CAPABILITIES", "known_vendors", "parse_spec", "resolve"]
 # capability -> vendor -> ("module:Class", pip extra needed or "")
 CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
     "llm": {
-        "local": ("providers.template_writer:TemplateWriter", ""),
-        "openai": ("providers.openai_llm:OpenAIWriter", "openai"),
-        "ollama": ("providers.openai_compat:OllamaWriter", "openai"),
-        "openai-compat": ("providers.openai_compat:CompatibleWriter", "openai"),
+        "local": ("providers.llm.template:TemplateWriter", ""),
+        "openai": ("providers.llm.openai:OpenAIWriter", "openai"),
+        "ollama": ("providers.llm.openai_compat:OllamaWriter", "openai"),
+        "openai-compat": ("providers.llm.openai_compat:CompatibleWriter", "openai"),
     },
     "tts": {
-        "local": ("providers.espeak:EspeakVoice", ""),
-        "espeak": ("providers.espeak:EspeakVoice", ""),
-        "elevenlabs": ("providers.elevenlabs_tts:ElevenLabsVoice", "elevenlabs"),
-        "openai": ("providers.openai_tts:OpenAIVoice", "openai"),
+        "local": ("providers.tts.espeak:EspeakVoice", ""),
+        "espeak": ("providers.tts.espeak:EspeakVoice", ""),
+        "elevenlabs": ("providers.tts.elevenlabs:ElevenLabsVoice", "elevenlabs"),
+        "openai": ("providers.tts.openai:OpenAIVoice", "openai"),
     },
     "images": {
-        "local": ("providers.cards:CardPainter", ""),
-        "cards": ("providers.cards:CardPainter", ""),
-        "diffusers": ("providers.diffusers_images:DiffusersImages", "diffusers"),
-        "openai": ("providers.openai_images:OpenAIImages", "openai"),
+        "local": ("providers.images.cards:CardPainter", ""),
+        "cards": ("providers.images.cards:CardPainter", ""),
+        "diffusers": ("providers.images.diffusers:DiffusersImages", "diffusers"),
+        "openai": ("providers.images.openai:OpenAIImages", "openai"),
     },
     "renderer": {
-        "ffmpeg": ("providers.ffmpeg:FFmpegRenderer", ""),
-        "local": ("providers.ffmpeg:FFmpegRenderer", ""),
-        "moviepy": ("providers.moviepy_renderer:MoviePyRenderer", "moviepy"),
+        "ffmpeg": ("providers.render.ffmpeg:FFmpegRenderer", ""),
+        "local": ("providers.render.ffmpeg:FFmpegRenderer", ""),
+        "moviepy": ("providers.render.moviepy:MoviePyRenderer", "moviepy"),
     },
 }
 

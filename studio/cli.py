@@ -104,8 +104,8 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
 
     from flows.make_video import make_video
     from providers.errors import AuraError
-    from providers.process import kill_all_children
-    from tasks.cleanup import children_stopped_on_interrupt
+    from providers.media.process import kill_all_children
+    from tasks.runtime.cleanup import children_stopped_on_interrupt
 
     grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
     cancelling = threading.Event()
@@ -253,8 +253,8 @@ def generate(
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
-    from tasks.profiles import PROFILES
     from tasks.render_presets import PRESETS
+    from tasks.runtime.profiles import PROFILES
 
     if profile and profile not in PROFILES:
         err.print(f"error: --profile: choose one of {', '.join(PROFILES)} (got {profile!r})", soft_wrap=True)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from uuid import UUID, uuid4
 
-from tasks.progress import STAGE_WEIGHTS
+from tasks.runtime.progress import STAGE_WEIGHTS
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -126,7 +126,7 @@ class ProgressTracker:
     """Folds progress records into the job's state and turns each one into an event.
 
     Records are dicts: `{"t": "progress", "stage", "done", "total", "message", "state", "at"}`
-    (the fields of `tasks.progress.Progress`) or `{"t": "state", "state", "name"}` (a flow run state
+    (the fields of `tasks.runtime.progress.Progress`) or `{"t": "state", "state", "name"}` (a flow run state
     change seen in Prefect), then one `{"t": "done", "video", ...}` or `{"t": "error", "status",
     "message"}`. Nothing is accepted after the terminal record. The percentage is weighted by
     STAGE_WEIGHTS, never goes down, and stays below 100 until the video is done.
@@ -773,7 +773,7 @@ class JobManager:
         out = self.videos_dir / f"{slug(brief.topic, 40)}-{uuid4().hex[:12]}.mp4"
         parameters = {"brief": brief.model_dump(mode="json"), "render": render.model_dump(mode="json"),
                       "providers": providers.model_dump(mode="json"), "out": str(out)}
-        from tasks.correlation import CORRELATION_TAG
+        from tasks.runtime.correlation import CORRELATION_TAG
 
         # the correlation-id tag puts the request's id into every log line of the run
         tags = [API_TAG, f"aura-{launcher.mode}", f"{CORRELATION_TAG}{correlation_id}"]
@@ -1047,7 +1047,7 @@ def event_record(name: str, payload: dict[str, Any], occurred: float) -> dict[st
 
 def _child_main(flow_run_id: str, folder: Path) -> int:
     """Execute one existing flow run, appending its progress reports and its outcome to the job's log."""
-    from tasks.progress import Progress, add_listener
+    from tasks.runtime.progress import Progress, add_listener
 
     records = RecordFile(folder / "progress.jsonl")
     lock = threading.Lock()
@@ -1061,7 +1061,7 @@ def _child_main(flow_run_id: str, folder: Path) -> int:
                "message": event.message, "state": event.state})
 
     def on_term(signum: int, _frame: Any) -> None:
-        from providers.process import kill_all_children
+        from providers.media.process import kill_all_children
 
         kill_all_children()
         os._exit(128 + signum)

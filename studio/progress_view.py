@@ -8,8 +8,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from tasks.progress import STAGE_WEIGHTS, add_listener, remove_listener
-from tasks.progress import Progress as StageProgress
+from tasks.runtime.progress import STAGE_WEIGHTS, add_listener, remove_listener
+from tasks.runtime.progress import Progress as StageProgress
 
 __all__ = ["ProgressView"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import task
 
 from providers.settings import get_settings
-from tasks.caching import resumable
 from tasks.preflight import BriefError, check_machine, check_output_path
+from tasks.runtime.caching import resumable
 from tasks.schemas import Brief, Preflight, RenderSpec
 
 __all__ = ["BriefError", "check_machine", "check_output_path", "validate_brief"]

@@ -15,18 +15,18 @@ from typing import Any
 from prefect import task
 
 from providers.base import SegmentPlan
-from providers.encoders import choose_encoder
 from providers.errors import ConfigurationError, MediaError
-from providers.files import atomic_path, file_digest
-from providers.media import MediaInfo, VideoPackets, concat_audio, join_and_mux, probe, video_packets
-from providers.music import Loudness, Soundtrack, mix_audio
+from providers.media.audio import Loudness, Soundtrack, mix_audio
+from providers.media.encoders import choose_encoder
+from providers.media.files import atomic_path, file_digest
+from providers.media.streams import MediaInfo, VideoPackets, concat_audio, join_and_mux, probe, video_packets
 from providers.registry import resolve
 from providers.settings import get_settings
-from tasks.caching import resumable
 from tasks.captions import to_srt, to_vtt
 from tasks.naming import content_key, media_path
-from tasks.progress import report
-from tasks.retry import retry_transient
+from tasks.runtime.caching import resumable
+from tasks.runtime.progress import report
+from tasks.runtime.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
 from tasks.timeline import lay_out
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from providers.cost import Cost, actual_cost, check_budget, estimate_cost
 from providers.settings import get_settings
+from tasks.pricing import Cost, actual_cost, check_budget, estimate_cost
 from tasks.schemas import Brief, Providers, SceneImage, Script
 from tasks.script import plan_scenes
 

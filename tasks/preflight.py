@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from providers.errors import ConfigurationError
-from providers.process import ffmpeg_exe
+from providers.media.process import ffmpeg_exe
 from tasks.schemas import Preflight
 
 __all__ = ["BriefError", "check_machine", "check_output_path"]

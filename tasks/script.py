@@ -14,12 +14,12 @@ from pydantic import ValidationError
 from providers.base import ScriptRequest
 from providers.errors import InvalidOutputError
 from providers.registry import resolve
-from providers.retrieval import reference_block
 from providers.settings import get_settings
-from tasks.caching import resumable
-from tasks.fallback import chain_for, with_fallback
-from tasks.profiles import active_profile
-from tasks.retry import retry_transient
+from tasks.references import reference_block
+from tasks.runtime.caching import resumable
+from tasks.runtime.fallback import chain_for, with_fallback
+from tasks.runtime.profiles import active_profile
+from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, Density, Pacing, Script
 
 __all__ = [

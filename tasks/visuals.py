@@ -10,15 +10,15 @@ from prefect import task
 
 from providers.base import ImageRequest
 from providers.errors import AuraError, AuthenticationError, ConfigurationError, TransientError
-from providers.files import file_digest
+from providers.media.files import file_digest
 from providers.registry import resolve
 from providers.settings import get_settings
-from tasks.caching import resumable
-from tasks.fallback import chain_for, is_last_attempt, with_fallback
 from tasks.naming import content_key, media_path
-from tasks.profiles import active_profile
-from tasks.progress import report
-from tasks.retry import retry_transient
+from tasks.runtime.caching import resumable
+from tasks.runtime.fallback import chain_for, is_last_attempt, with_fallback
+from tasks.runtime.profiles import active_profile
+from tasks.runtime.progress import report
+from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, SceneImage, Script
 
 __all__ = ["generate_scene_image", "image_path", "image_requests"]

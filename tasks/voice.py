@@ -8,16 +8,16 @@ from typing import Any
 from prefect import task
 
 from providers.base import VoiceSettings
-from providers.files import file_digest
-from providers.media import audio_duration
+from providers.media.files import file_digest
+from providers.media.streams import audio_duration
 from providers.registry import parse_spec
 from providers.settings import get_settings
-from tasks.caching import resumable
-from tasks.fallback import chain_for, with_fallback
 from tasks.naming import content_key, media_path
-from tasks.profiles import active_profile
-from tasks.progress import report
-from tasks.retry import retry_transient
+from tasks.runtime.caching import resumable
+from tasks.runtime.fallback import chain_for, with_fallback
+from tasks.runtime.profiles import active_profile
+from tasks.runtime.progress import report
+from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, Narration, WordTiming
 from tasks.script import WORDS_PER_MINUTE
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from prefect_stack import REPO, PrefectStack, chromium, output_folder, prepare
 
-from providers.media import probe
+from providers.media.streams import probe
 
 pytestmark = pytest.mark.e2e
 

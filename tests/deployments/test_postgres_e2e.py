@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prefect_stack import PrefectStack, free_port, prepare
 
-from providers.media import probe
+from providers.media.streams import probe
 
 pytestmark = pytest.mark.e2e
 

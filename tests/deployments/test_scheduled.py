@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.scheduled import render_next_brief
-from providers.media import probe
+from providers.media.streams import probe
 from providers.settings import get_settings
 from tasks.playlist import next_brief, parse_briefs, video_path
 from tasks.preflight import BriefError

@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-from tasks.artifacts import (
+from tasks.runtime.artifacts import (
     RunTracker,
     SheetCell,
     contact_sheet,
@@ -25,9 +25,9 @@ from tasks.artifacts import (
     stage_costs,
     storyboard_markdown,
 )
-from tasks.correlation import CorrelationFilter, bind_correlation_id, correlation_id_for
-from tasks.events import RunProgress, event_name
-from tasks.progress import Progress, report
+from tasks.runtime.correlation import CorrelationFilter, bind_correlation_id, correlation_id_for
+from tasks.runtime.events import RunProgress, event_name
+from tasks.runtime.progress import Progress, report
 from tasks.schemas import Providers, Scene, SceneImage, Script, StageMetrics, Video
 
 STAGES = ["brief", "script", "voice", "visuals", "composition"]
@@ -180,7 +180,7 @@ def _tracked(folder: str) -> str:
 def test_tracker_writes_progress_metrics_storyboard_and_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     sent: list[tuple[str, str, float]] = []
-    monkeypatch.setattr("tasks.artifacts.emit_stage_event",
+    monkeypatch.setattr("tasks.runtime.artifacts.emit_stage_event",
                         lambda event, pct, run, cid: sent.append((event.stage, event.state, pct)))
     report("voice", 1, 1, "a report from outside any run", "item")  # no tracker yet: nobody listens
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.make_video import make_video
-from providers.media import probe
+from providers.media.streams import probe
 from providers.settings import get_settings
 from tasks.schemas import Brief, RenderSpec
 

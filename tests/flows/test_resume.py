@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from providers.media import probe
+from providers.media.streams import probe
 
 RUN = """
 from flows.make_video import make_video

@@ -61,7 +61,7 @@ def _elevenlabs_fake() -> Iterator[FakeElevenLabs]:
 def openai_server(_openai_fake: FakeOpenAI, vendor_env: pytest.MonkeyPatch) -> FakeOpenAI:
     """The fake OpenAI API, answering normally, with OPENAI_API_KEY and OPENAI_BASE_URL pointing at it."""
     _openai_fake.reset()
-    writer = sys.modules.get("providers.openai_llm")
+    writer = sys.modules.get("providers.llm.openai")
     if writer is not None:  # forget which servers refused structured outputs in earlier tests
         writer._unstructured.clear()
     vendor_env.setenv("OPENAI_API_KEY", _openai_fake.key)

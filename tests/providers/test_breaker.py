@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.breaker import CircuitBreaker
 from providers.errors import BadRequestError, CircuitOpenError, TransientError
+from providers.remote.breaker import CircuitBreaker
 
 
 class Clock:

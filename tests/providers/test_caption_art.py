@@ -9,7 +9,14 @@ import pytest
 from PIL import Image
 
 from providers.base import CaptionCue, WordTiming
-from providers.caption_art import HIGHLIGHT, caption_spans, draw_caption, layout_caption, render_caption, safe_margins
+from providers.media.caption_art import (
+    HIGHLIGHT,
+    caption_spans,
+    draw_caption,
+    layout_caption,
+    render_caption,
+    safe_margins,
+)
 
 LONG = "Bees dance in the dark to tell their sisters where the best flowers are today"
 

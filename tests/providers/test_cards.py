@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from providers.base import ImageRequest
-from providers.cards import CardPainter, palette
+from providers.images.cards import CardPainter, palette
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (720, 1280), (720, 720)])

@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import VoiceSettings
 from providers.errors import BadRequestError
-from providers.espeak import EspeakVoice, align_words
+from providers.tts.espeak import EspeakVoice, align_words
 
 
 def test_speaks_a_sentence_with_ordered_word_timings(tmp_path: Path) -> None:

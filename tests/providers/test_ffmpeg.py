@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from providers.base import CaptionCue, SegmentPlan, WordTiming
-from providers.caption_art import layout_caption
 from providers.errors import MediaError
-from providers.ffmpeg import FFmpegRenderer, segment_graph
-from providers.media import check_segment, join_and_mux, video_packets
+from providers.media.caption_art import layout_caption
+from providers.media.streams import check_segment, join_and_mux, video_packets
+from providers.render.ffmpeg import FFmpegRenderer, segment_graph
 
 W, H, FPS = 320, 180, 24
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from providers.encoders import choose_encoder, encoder_setup, hardware_encoders, listed_encoders, try_encode
 from providers.errors import ConfigurationError
-from providers.process import ffmpeg_exe
+from providers.media.encoders import choose_encoder, encoder_setup, hardware_encoders, listed_encoders, try_encode
+from providers.media.process import ffmpeg_exe
 
 # A stand-in ffmpeg for a machine with a working VAAPI GPU and a listed but broken NVENC: it lists
 # both, and runs the real ffmpeg with h264_vaapi swapped for libx264 (so that a real file comes out).

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flows.make_video import make_video
-from providers.media import probe
+from providers.media.streams import probe
 from providers.settings import get_settings
 from tasks.schemas import Brief, Providers, RenderSpec
 from tests.fakes.elevenlabs_server import FakeElevenLabs

@@ -8,8 +8,16 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image, ImageDraw
 
-from providers import fonts
-from providers.fonts import BUNDLED_FONT, candidate_fonts, font_for, font_path_for, is_rtl, missing_glyphs, scripts_of
+from providers.media import fonts
+from providers.media.fonts import (
+    BUNDLED_FONT,
+    candidate_fonts,
+    font_for,
+    font_path_for,
+    is_rtl,
+    missing_glyphs,
+    scripts_of,
+)
 
 SAMPLES = {
     "cyrillic": "Пчёлы танцуют",
@@ -72,7 +80,7 @@ def test_the_bundled_font_covers_latin_cyrillic_and_arabic_without_system_fonts(
 
 def test_cjk_without_a_cjk_font_degrades_with_a_warning(no_system_fonts: None,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="providers.fonts"):
+    with caplog.at_level(logging.WARNING, logger="providers.media.fonts"):
         font = font_for(SAMPLES["cjk"], 24)
     assert font is not None and missing_glyphs(SAMPLES["cjk"]) == SAMPLES["cjk"]
     assert "fonts-noto-cjk" in caplog.text

@@ -10,9 +10,9 @@ import pytest
 
 from providers.base import VoiceSettings
 from providers.errors import MediaError, TransientError
-from providers.espeak import EspeakVoice
-from providers.media import audio_duration, concat_audio, probe
-from providers.process import run_ffmpeg
+from providers.media.process import run_ffmpeg
+from providers.media.streams import audio_duration, concat_audio, probe
+from providers.tts.espeak import EspeakVoice
 
 
 def test_concat_audio_pads_to_the_asked_length(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from providers.base import CaptionCue, SegmentPlan, WordTiming
-from providers.caption_art import layout_caption
-from providers.media import video_packets
+from providers.media.caption_art import layout_caption
+from providers.media.streams import video_packets
 from providers.registry import resolve
 
 pytest.importorskip("moviepy")
@@ -58,9 +58,9 @@ def test_one_pass_renders_every_scene_with_the_audio_and_the_kept_frames(tmp_pat
     """The benchmark's one-pass reference: the same scenes, one composition, one encode with the soundtrack."""
     import subprocess
 
-    from providers.media import probe
-    from providers.moviepy_renderer import MoviePyRenderer
-    from providers.process import ffmpeg_exe
+    from providers.media.process import ffmpeg_exe
+    from providers.media.streams import probe
+    from providers.render.moviepy import MoviePyRenderer
 
     red, blue = _png(tmp_path / "red.png", (220, 0, 0)), _png(tmp_path / "blue.png", (0, 0, 220))
     common = {"width": W, "height": H, "fps": FPS, "preset": "ultrafast", "crf": 30}

@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from providers.media import probe
-from providers.music import measure_loudness, mix_audio
+from providers.media.audio import measure_loudness, mix_audio
+from providers.media.streams import probe
 
 VOICE_HZ, MUSIC_HZ = 220, 1000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from providers.template_writer import TemplateWriter
+from providers.llm.template import TemplateWriter
 from tasks.schemas import Brief
 from tasks.script import build_request, parse_script, plan_scenes, script_problems
 

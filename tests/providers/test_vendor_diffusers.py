@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from providers import diffusers_images
 from providers.base import ImageRequest
-from providers.diffusers_images import FAMILIES, detect_family, generation_size, locate
 from providers.errors import ConfigurationError
+from providers.images import diffusers as diffusers_images
+from providers.images.diffusers import FAMILIES, detect_family, generation_size, locate
 from providers.registry import resolve
 
 
@@ -46,7 +46,7 @@ def test_tiny_sd_makes_seeded_images_at_the_frame_size(tiny_sd: Path, diffusers_
 def test_cpu_warning_is_logged_once_per_load(tiny_sd: Path, diffusers_env: pytest.MonkeyPatch,
                                              caplog: pytest.LogCaptureFixture) -> None:
     diffusers_images._pipelines.clear()
-    with caplog.at_level(logging.WARNING, logger="providers.diffusers_images"):
+    with caplog.at_level(logging.WARNING, logger="providers.images.diffusers"):
         resolve("images", f"diffusers:{tiny_sd}")
         resolve("images", f"diffusers:{tiny_sd}")
     assert sum("on the CPU" in r.message for r in caplog.records) == 1

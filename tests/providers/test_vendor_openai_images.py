@@ -9,8 +9,8 @@ from PIL import Image
 
 from providers.base import ImageRequest
 from providers.errors import AuthenticationError, ContentRejectedError, InvalidOutputError, TransientError
-from providers.imaging import cover
-from providers.openai_images import closest_size
+from providers.images.openai import closest_size
+from providers.media.imaging import cover
 from providers.registry import resolve
 from providers.settings import get_settings
 from tests.fakes.openai_server import FakeOpenAI

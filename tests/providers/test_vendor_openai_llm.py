@@ -13,7 +13,7 @@ from providers.errors import (
     InvalidOutputError,
     TransientError,
 )
-from providers.openai_llm import extract_json
+from providers.llm.openai import extract_json
 from providers.registry import resolve
 from providers.settings import get_settings
 from tasks.schemas import Brief

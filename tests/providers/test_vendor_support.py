@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from providers.cost import BudgetExceededError, actual_cost, check_budget, estimate_cost, price_for
 from providers.errors import (
     AuthenticationError,
     BadRequestError,
@@ -17,10 +16,11 @@ from providers.errors import (
     InvalidOutputError,
     TransientError,
 )
-from providers.retrieval import bm25, reference_block, select_passages, split_passages, terms
-from providers.secrets import get_secret
+from providers.remote.secrets import get_secret
+from providers.remote.vendor_errors import from_status, redact, retry_after
 from providers.settings import Price, get_settings
-from providers.vendor_errors import from_status, redact, retry_after
+from tasks.pricing import BudgetExceededError, actual_cost, check_budget, estimate_cost, price_for
+from tasks.references import bm25, reference_block, select_passages, split_passages, terms
 
 # --- errors ----------------------------------------------------------------------------------------------
 

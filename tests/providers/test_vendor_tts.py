@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from providers.base import VoiceSettings
-from providers.elevenlabs_tts import words_from_alignment
 from providers.errors import (
     AuthenticationError,
     BadRequestError,
@@ -15,10 +14,11 @@ from providers.errors import (
     InvalidOutputError,
     TransientError,
 )
-from providers.media import audio_duration
-from providers.openai_tts import estimate_words
+from providers.media.streams import audio_duration
 from providers.registry import resolve
 from providers.settings import get_settings
+from providers.tts.elevenlabs import words_from_alignment
+from providers.tts.openai import estimate_words
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 

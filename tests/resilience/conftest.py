@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from providers.breaker import reset_breakers
+from providers.remote.breaker import reset_breakers
 from providers.settings import get_settings
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
@@ -69,7 +69,7 @@ def _elevenlabs() -> Iterator[FakeElevenLabs]:
 def openai_fake(_openai: FakeOpenAI, env: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     """The fake OpenAI API answering normally, with OPENAI_API_KEY and OPENAI_BASE_URL pointing at it."""
     _openai.reset()
-    writer = sys.modules.get("providers.openai_llm")
+    writer = sys.modules.get("providers.llm.openai")
     if writer is not None:  # forget servers that refused structured outputs in earlier tests
         writer._unstructured.clear()
     env.setenv("OPENAI_API_KEY", _openai.key)

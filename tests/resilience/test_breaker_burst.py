@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prefect import flow
 
-from providers.breaker import breaker_for
 from providers.errors import CircuitOpenError, TransientError
+from providers.remote.breaker import breaker_for
 from providers.settings import get_settings
-from tasks.retry import retry_count
+from tasks.runtime.retry import retry_count
 from tasks.schemas import Brief, Script
 from tasks.script import write_script
 from tests.fakes.openai_server import FakeOpenAI
@@ -125,7 +125,7 @@ def test_calls_in_flight_when_it_opened_do_not_prolong_the_break() -> None:
     """Two slow calls let in before the breaker opened fail 20 s later: the break still ends on time."""
     import threading
 
-    from providers.breaker import CircuitBreaker
+    from providers.remote.breaker import CircuitBreaker
 
     now = [1000.0]
     breaker = CircuitBreaker("slow-vendor", min_calls=2, open_for=30, clock=lambda: now[0])

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from providers.media import probe
+from providers.media.streams import probe
 from tests.fakes.openai_server import FakeOpenAI
 from tests.resilience.conftest import REPO, cli, ffmpeg_under, partials, processes_mentioning, topic
 

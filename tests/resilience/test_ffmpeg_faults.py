@@ -16,8 +16,8 @@ import pytest
 
 from flows.make_video import make_video
 from providers.errors import MediaError, TransientError
-from providers.media import probe
-from providers.process import accept_children, kill_all_children, run_ffmpeg
+from providers.media.process import accept_children, kill_all_children, run_ffmpeg
+from providers.media.streams import probe
 from tasks.schemas import Brief, RenderSpec
 from tests.resilience.conftest import REPO, ffmpeg_under, partials, topic
 
@@ -117,8 +117,8 @@ def test_ffmpeg_killed_mid_render_the_step_is_retried_and_the_run_finishes(
 TERMINATED = """
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
-from providers.process import run_ffmpeg
-from tasks.cleanup import children_stopped_on_interrupt
+from providers.media.process import run_ffmpeg
+from tasks.runtime.cleanup import children_stopped_on_interrupt
 
 @task
 def render() -> None:

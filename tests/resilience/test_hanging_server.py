@@ -13,9 +13,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from rich.console import Console
 
 from flows.make_video import make_video
-from providers.media import probe
+from providers.media.streams import probe
 from providers.settings import get_settings
-from tasks.artifacts import METRICS_KEY
+from tasks.runtime.artifacts import METRICS_KEY
 from tasks.schemas import Brief, Providers, RenderSpec, Video
 from tests.fakes.openai_server import FakeOpenAI
 from tests.resilience.conftest import topic

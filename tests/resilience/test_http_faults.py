@@ -15,8 +15,8 @@ from prefect import flow
 
 from providers.base import ImageRequest
 from providers.errors import AuthenticationError, InvalidOutputError
-from tasks.metrics import StageMeter
-from tasks.retry import retry_count
+from tasks.runtime.metrics import StageMeter
+from tasks.runtime.retry import retry_count
 from tasks.schemas import Brief, Narration, SceneImage, Script, StageMetrics
 from tasks.script import write_script
 from tasks.visuals import generate_scene_image

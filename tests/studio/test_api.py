@@ -134,7 +134,7 @@ def test_status_when_done(live: Live, finished: dict[str, Any]) -> None:
 
 
 def test_download_with_range_and_probe(live: Live, finished: dict[str, Any], tmp_path: Path) -> None:
-    from providers.media import probe
+    from providers.media.streams import probe
 
     url = f"/api/videos/{finished['created']['jobId']}/download"
     head = live.http.head(url)

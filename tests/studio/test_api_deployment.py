@@ -62,7 +62,7 @@ class Unworked(DeploymentLauncher):
 
 
 def test_stage_events_of_a_deployment_run_become_its_stream(tmp_path: Path) -> None:
-    """The contract with tasks/events.py: `aura.stage.<state>` events related to the flow run."""
+    """The contract with tasks/runtime/events.py: `aura.stage.<state>` events related to the flow run."""
     from prefect import get_client
     from prefect.events import emit_event
     from prefect.states import Completed, Running
@@ -150,7 +150,7 @@ def test_a_job_runs_through_a_served_deployment(tmp_path: Path) -> None:
         runner.wait()
     assert [m.id for m in messages] == list(range(1, len(messages) + 1))
     assert messages[-1].event == "done", messages
-    # the worker's `aura.stage.*` events (tasks/events.py) reached the stream, in a non-decreasing percentage
+    # the worker's `aura.stage.*` events (tasks/runtime/events.py) reached the stream, in a non-decreasing percentage
     stages = {m.data["stage"] for m in messages if m.event == "progress" and m.data["state"] == "finished"}
     assert stages == {"brief", "script", "voice", "visuals", "composition"}
     percentages = [m.data["percentage"] for m in messages]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.media import probe
+from providers.media.streams import probe
 
 
 def aura(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ from prefect.cache_policies import INPUTS
 from prefect.utilities.hashing import hash_objects
 
 from providers.base import ImageRequest, SegmentPlan, VoiceSettings
-from tasks.caching import resumable, stamp_path
 from tasks.compose import segment_path
+from tasks.runtime.caching import resumable, stamp_path
 from tasks.schemas import Brief, Providers, RenderSpec
 
 RUNS: list[str] = []

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from tasks.cleanup import sweep_leftovers, sweep_partials
+from tasks.runtime.cleanup import sweep_leftovers, sweep_partials
 
 
 def test_sweep_removes_partials_and_scratch_folders(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from prefect import flow, unmapped
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from providers.files import file_digest
-from providers.media import MediaInfo, VideoPackets, probe
+from providers.media.files import file_digest
+from providers.media.streams import MediaInfo, VideoPackets, probe
 from tasks.compose import build_timeline, check_video, finish_video, mix_soundtrack, render_segment
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, WordTiming
 from tasks.timeline import image_digests, lay_out, segment_plan
@@ -151,7 +151,7 @@ def test_the_finished_files_and_a_wrong_segment_is_refused(tmp_path: Path) -> No
 
 
 def test_loudness_checks() -> None:
-    from providers.music import Loudness
+    from providers.media.audio import Loudness
     from tasks.compose import check_loudness
 
     timeline = _timeline().model_copy(update={"loudness": -14.0})

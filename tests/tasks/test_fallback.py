@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from providers import registry
-from providers.breaker import reset_breakers
 from providers.errors import AuthenticationError, TransientError
-from tasks.fallback import chain_for, with_fallback
+from providers.remote.breaker import reset_breakers
+from tasks.runtime.fallback import chain_for, with_fallback
 
 CALLS: list[str] = []
 

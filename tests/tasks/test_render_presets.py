@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from providers.files import file_digest
-from providers.media import probe
-from providers.music import Soundtrack, mix_audio
+from providers.media.audio import Soundtrack, mix_audio
+from providers.media.files import file_digest
+from providers.media.streams import probe
 from providers.registry import resolve
 from tasks.compose import finish_video
 from tasks.render_presets import PRESETS, encoder_settings, get_preset

@@ -34,8 +34,8 @@ from PIL import Image
 
 from providers.base import ImageRequest
 from providers.errors import ConfigurationError, TransientError
-from providers.files import atomic_path
-from providers.imaging import cover
+from providers.media.files import atomic_path
+from providers.media.imaging import cover
 from providers.settings import Settings, get_settings
 
 __all__ = ["FAMILIES", "DiffusersImages", "Family", "detect_family", "generation_size", "locate"]

@@ -1,6 +1,6 @@
 """Progress reporting: one call for stages to report, any number of listeners (CLI, events).
 
-Contract shared with the Prefect events (tasks/events.py) and the REST API's SSE stream: a report
+Contract shared with the Prefect events (tasks/runtime/events.py) and the REST API's SSE stream: a report
 is (stage, done, total, message, state) where stage is one of STAGE_WEIGHTS, state is one of
 started | running | item | finished | degraded | failed, and "item" means one more item of
 `total` is done. The Prefect event for a report is named `aura.stage.<state>` (item → progress),

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 
 from providers.errors import ConfigurationError
-from providers.process import ffmpeg_exe
+from providers.media.process import ffmpeg_exe
 
 __all__ = ["HARDWARE", "SOFTWARE", "EncoderSetup", "choose_encoder", "encoder_setup", "hardware_encoders",
            "listed_encoders", "try_encode"]

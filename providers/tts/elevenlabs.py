@@ -22,11 +22,11 @@ from elevenlabs.core import ApiError, ParsingError
 
 from providers.base import Speech, VoiceSettings, WordTiming
 from providers.errors import BadRequestError, InvalidOutputError
-from providers.files import atomic_path
-from providers.media import vendor_audio_duration
-from providers.secrets import get_secret
+from providers.media.files import atomic_path
+from providers.media.streams import vendor_audio_duration
+from providers.remote.secrets import get_secret
+from providers.remote.vendor_errors import cause, from_elevenlabs
 from providers.settings import get_settings
-from providers.vendor_errors import cause, from_elevenlabs
 
 __all__ = ["ElevenLabsVoice", "words_from_alignment"]
 

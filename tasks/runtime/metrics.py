@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-from tasks.progress import report
-from tasks.retry import retry_count
+from tasks.runtime.progress import report
+from tasks.runtime.retry import retry_count
 from tasks.schemas import StageMetrics
 
 __all__ = ["StageMeter"]

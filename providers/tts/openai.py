@@ -15,11 +15,11 @@ import openai
 
 from providers.base import Speech, VoiceSettings, WordTiming
 from providers.errors import BadRequestError
-from providers.files import atomic_path
-from providers.media import vendor_audio_duration
-from providers.secrets import get_secret
+from providers.media.files import atomic_path
+from providers.media.streams import vendor_audio_duration
+from providers.remote.secrets import get_secret
+from providers.remote.vendor_errors import cause, from_openai
 from providers.settings import get_settings
-from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIVoice", "estimate_words"]
 

@@ -20,9 +20,9 @@ import openai
 
 from providers.base import ScriptRequest, ScriptResponse
 from providers.errors import BadRequestError, ContentRejectedError, InvalidOutputError
-from providers.secrets import get_secret
+from providers.remote.secrets import get_secret
+from providers.remote.vendor_errors import cause, from_openai
 from providers.settings import get_settings
-from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIWriter", "extract_json"]
 

@@ -24,7 +24,7 @@ __all__ = ["BUNDLED_FONT", "candidate_fonts", "font_for", "font_path_for", "is_r
 
 log = logging.getLogger(__name__)
 
-BUNDLED_FONT = Path(__file__).parent / "assets" / "DejaVuSans-Bold.ttf"
+BUNDLED_FONT = Path(__file__).parent.parent / "assets" / "DejaVuSans-Bold.ttf"
 
 # fonts made for one script, tried first when the text uses that script
 _SCRIPT_PATTERNS: dict[str, list[str]] = {

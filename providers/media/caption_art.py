@@ -4,7 +4,7 @@ The layout is computed once per caption (`layout_caption`): font size for the fr
 the frame's shape, lines wrapped at word boundaries (at characters for scripts written without
 spaces), right-to-left order for Arabic and Hebrew, and a smaller font when the text would not fit
 in the allowed lines. Every word keeps its place in that layout, so the karaoke images of one phrase
-differ only in which word is highlighted. Glyphs come from the font fallback chain (`providers.fonts`).
+differ only in which word is highlighted. Glyphs come from the font fallback chain (`providers.media.fonts`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from PIL import Image, ImageDraw, features
 
 from providers.base import CaptionCue
-from providers.files import atomic_path
-from providers.fonts import font_for, is_rtl
+from providers.media.files import atomic_path
+from providers.media.fonts import font_for, is_rtl
 
 __all__ = ["HIGHLIGHT", "CaptionLayout", "PlacedWord", "caption_box", "caption_spans", "draw_caption", "join_tokens",
            "layout_caption", "render_caption", "safe_margins", "save_png"]

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from tasks.events import current_flow_run_id
+from tasks.runtime.events import current_flow_run_id
 
 __all__ = [
     "CORRELATION_TAG", "CorrelationFilter", "bind_correlation_id", "correlation_id_for", "correlation_of",

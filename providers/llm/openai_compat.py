@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from providers.errors import ConfigurationError
-from providers.openai_llm import OpenAIWriter
+from providers.llm.openai import OpenAIWriter
 from providers.settings import get_settings, require
 
 __all__ = ["CompatibleWriter", "OllamaWriter"]

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from providers.base import SegmentPlan
 from providers.errors import InvalidOutputError, MediaError
-from providers.files import atomic_path
-from providers.process import run_ffmpeg
+from providers.media.files import atomic_path
+from providers.media.process import run_ffmpeg
 
 __all__ = ["MediaInfo", "VideoPackets", "audio_duration", "check_segment", "concat_audio", "join_and_mux", "probe",
            "segment_frames", "vendor_audio_duration", "video_packets"]

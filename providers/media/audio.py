@@ -23,8 +23,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from providers.errors import MediaError
-from providers.files import atomic_path
-from providers.process import run_ffmpeg
+from providers.media.files import atomic_path
+from providers.media.process import run_ffmpeg
 
 __all__ = ["AAC_HEADROOM", "Loudness", "Soundtrack", "measure_loudness", "mix_audio"]
 

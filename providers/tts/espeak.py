@@ -17,7 +17,7 @@ import espeakng_loader
 
 from providers.base import Speech, VoiceSettings, WordTiming
 from providers.errors import BadRequestError, MediaError
-from providers.files import atomic_path
+from providers.media.files import atomic_path
 
 __all__ = ["EspeakVoice", "align_words"]
 

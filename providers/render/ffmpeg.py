@@ -13,7 +13,7 @@ Measured on a 2-core machine (720p, 150 frames; x264 veryfast alone costs about 
   (+0.04 s); `xfade` costs +0.2 s because it keeps processing after the fade;
 - caption overlays are enabled only while their words are spoken and cost almost nothing.
 Images of another aspect are cover-scaled and cropped, never stretched. The last frame is forced
-to be an IDR key frame so that the join can drop it without re-encoding (see `providers.media`).
+to be an IDR key frame so that the join can drop it without re-encoding (see `providers.media.streams`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from providers.base import SegmentPlan
-from providers.caption_art import caption_spans, layout_caption, render_caption, save_png
-from providers.encoders import encoder_setup
-from providers.files import atomic_path
-from providers.media import check_segment, segment_frames
-from providers.process import run_ffmpeg
+from providers.media.caption_art import caption_spans, layout_caption, render_caption, save_png
+from providers.media.encoders import encoder_setup
+from providers.media.files import atomic_path
+from providers.media.process import run_ffmpeg
+from providers.media.streams import check_segment, segment_frames
 
 __all__ = ["CaptionImage", "FFmpegRenderer", "caption_images", "fade_frames", "segment_graph", "supersample"]
 

@@ -14,9 +14,9 @@ from typing import Any, Generic, TypeVar
 
 from prefect.context import TaskRunContext
 
-from providers.breaker import breaker_for
 from providers.errors import AuraError, CircuitOpenError, ConfigurationError, TransientError
 from providers.registry import resolve
+from providers.remote.breaker import breaker_for
 from providers.settings import get_settings
 
 __all__ = ["Outcome", "chain_for", "fallback_summary", "is_last_attempt", "with_fallback"]

@@ -17,8 +17,8 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter
 
 from providers.base import ImageRequest
-from providers.files import atomic_path
-from providers.fonts import font_for
+from providers.media.files import atomic_path
+from providers.media.fonts import font_for
 
 __all__ = ["CardPainter", "palette"]
 

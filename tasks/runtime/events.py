@@ -1,6 +1,6 @@
 """Prefect events for a run's stages, so that other clients (the REST API) can stream its progress.
 
-One event per progress report (tasks/progress.py), named by the report's state:
+One event per progress report (tasks/runtime/progress.py), named by the report's state:
 
     started → aura.stage.started     item, running → aura.stage.progress
     finished → aura.stage.finished   degraded → aura.stage.degraded     failed → aura.stage.failed
@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.progress import STAGE_WEIGHTS, Progress
+from tasks.runtime.progress import STAGE_WEIGHTS, Progress
 
 __all__ = [
     "EVENT_FOR_STATE", "RunProgress", "current_flow_run_id", "emit_stage_event", "event_name",

@@ -2,8 +2,8 @@
 
 `RunTracker.start()` opens a run's reporting: a progress artifact (key `aura-progress`) that follows
 the stages' progress reports, weighted by STAGE_WEIGHTS and within a stage by items done; one Prefect
-event per report (tasks/events.py); and the correlation id in the run's log lines
-(tasks/correlation.py). `RunTracker.publish()` ends it: progress 100 %, a markdown table of the
+event per report (tasks/runtime/events.py); and the correlation id in the run's log lines
+(tasks/runtime/correlation.py). `RunTracker.publish()` ends it: progress 100 %, a markdown table of the
 per-stage metrics (`aura-metrics`), the storyboard (`aura-storyboard`) and a link to the video
 (`aura-video`).
 
@@ -29,11 +29,11 @@ from uuid import UUID
 import httpx
 from PIL import Image, ImageDraw
 
-from providers.fonts import font_for
-from tasks.correlation import bind_correlation_id
+from providers.media.fonts import font_for
 from tasks.cost import spent
-from tasks.events import RunProgress, current_flow_run_id, emit_stage_event
-from tasks.progress import STAGE_WEIGHTS, Progress, add_listener, remove_listener
+from tasks.runtime.correlation import bind_correlation_id
+from tasks.runtime.events import RunProgress, current_flow_run_id, emit_stage_event
+from tasks.runtime.progress import STAGE_WEIGHTS, Progress, add_listener, remove_listener
 from tasks.schemas import Providers, SceneImage, Script, StageMetrics, Video
 
 __all__ = [

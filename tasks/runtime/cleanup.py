@@ -1,6 +1,6 @@
 """Leftovers of interrupted runs: partial files and scratch folders, removed before a run starts.
 
-Files are written under temporary names (see providers.files.atomic_path) and renamed when done;
+Files are written under temporary names (see providers.media.files.atomic_path) and renamed when done;
 a run killed with SIGKILL cannot delete its own, so the next run of any job sweeps them.
 `children_stopped_on_interrupt` stops a cancelled run's ffmpeg at once (Ctrl-C, Prefect's cancel), so
 that its worker threads, which remove their own temporary files, end before the process exits.
@@ -22,7 +22,7 @@ from typing import ParamSpec, TypeVar
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from providers.process import kill_all_children
+from providers.media.process import kill_all_children
 
 __all__ = ["children_stopped_on_interrupt", "stops_children_on_interrupt", "sweep_leftovers", "sweep_partials"]
 

@@ -32,10 +32,10 @@ from moviepy import (  # the `moviepy` extra
 )
 
 from providers.base import CaptionCue, SegmentPlan
-from providers.caption_art import BOX, HIGHLIGHT, TEXT, caption_spans, join_tokens, layout_caption
-from providers.files import atomic_path
-from providers.fonts import BUNDLED_FONT, font_path_for
-from providers.media import check_segment, segment_frames
+from providers.media.caption_art import BOX, HIGHLIGHT, TEXT, caption_spans, join_tokens, layout_caption
+from providers.media.files import atomic_path
+from providers.media.fonts import BUNDLED_FONT, font_path_for
+from providers.media.streams import check_segment, segment_frames
 
 __all__ = ["MoviePyRenderer", "segment_clip"]
 

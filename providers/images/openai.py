@@ -18,11 +18,11 @@ from PIL import Image, UnidentifiedImageError
 
 from providers.base import ImageRequest
 from providers.errors import InvalidOutputError
-from providers.files import atomic_path
-from providers.imaging import cover
-from providers.secrets import get_secret
+from providers.media.files import atomic_path
+from providers.media.imaging import cover
+from providers.remote.secrets import get_secret
+from providers.remote.vendor_errors import cause, from_openai
 from providers.settings import get_settings
-from providers.vendor_errors import cause, from_openai
 
 __all__ = ["OpenAIImages", "closest_size"]
 

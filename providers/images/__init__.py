@@ -1,0 +1,1 @@
+"""Scene visuals: drawn cards, diffusers, OpenAI images."""

@@ -1,0 +1,1 @@
+"""Script writers: the local template, OpenAI and OpenAI-compatible servers."""

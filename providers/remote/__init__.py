@@ -1,0 +1,1 @@
+"""What every hosted vendor needs: error translation, circuit breakers, secrets."""

@@ -1,0 +1,1 @@
+"""Renderers: ffmpeg (default) and moviepy (reference)."""

@@ -1,0 +1,1 @@
+"""Voices: espeak-ng, ElevenLabs, OpenAI."""

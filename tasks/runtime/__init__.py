@@ -1,0 +1,1 @@
+"""The Prefect plumbing of the stages: caching, retry, fallback, profiles, progress, events, metrics, artifacts."""
