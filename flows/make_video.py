@@ -5,18 +5,21 @@
 
 from prefect import flow, unmapped
 from prefect.futures import wait
+from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from providers.settings import get_settings
 from tasks.brief import validate_brief
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cost import estimate_run, spent
+from tasks.review import review_script
 from tasks.naming import default_output, job_key_for, run_folder, slug
 from tasks.runtime.artifacts import RunTracker
-from tasks.runtime.cleanup import stops_children_on_interrupt, sweep_leftovers
+from tasks.runtime.cancellation import stops_children_on_interrupt
+from tasks.runtime.cleanup import sweep_leftovers
 from tasks.runtime.fallback import fallback_summary
 from tasks.runtime.metrics import StageMeter
-from tasks.schemas import Brief, Providers, RenderSpec, Video
+from tasks.schemas import Brief, Providers, RenderSpec, Script, Video
 from tasks.script import write_script
 from tasks.timeline import image_digests, segment_plan
 from tasks.visuals import generate_scene_image, image_requests
@@ -45,7 +48,9 @@ def make_video(
     providers: Providers = Providers(),  # noqa: B008
     out: str = "",
     budget: float | None = None,
-) -> Video:
+    script: Script | None = None,
+    review: bool = False,
+) -> Video | State:
     """Turn a brief into a narrated, captioned MP4 and return what was made.
 
     Args:
@@ -54,6 +59,8 @@ def make_video(
         providers: Which script writer, voice, image generator and renderer to use; `local` needs no key.
         out: Where the MP4 goes on the worker; empty puts it under AURA_HOME/videos.
         budget: Most USD this video may cost; a run estimated above it does not start (empty: AURA_BUDGET).
+        script: A script to render instead of writing one (as `aura script` writes it); empty: the writer's.
+        review: Wait after the script for a person to approve, edit or reject it before anything is spent.
     """
     tracker = RunTracker.start()  # progress artifact, stage events and log correlation id for this run
     settings = get_settings()
@@ -70,9 +77,14 @@ def make_video(
     meter.finish("brief", [brief_state])
 
     meter.start("script", providers.llm, "write_script")
-    script_state = write_script(brief, providers.llm, return_state=True)
+    script_state = write_script(brief, providers.llm, script, return_state=True)
     script = script_state.result()
     meter.finish("script", [script_state], degraded=script.fallback_reason)
+    if review:  # waits for a person; a deployment run is suspended and holds no worker meanwhile
+        verdict = review_script(script, providers, settings.review_timeout)
+        if verdict.decision != "approve":
+            return Cancelled(message=f"script {verdict.decision}ed in review: {verdict.reason}")
+        script = verdict.script
 
     n = len(script.scenes)
     width, height = render.frame_size(brief.aspect)

@@ -105,7 +105,7 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     from flows.make_video import make_video
     from providers.errors import AuraError
     from providers.media.process import kill_all_children
-    from tasks.runtime.cleanup import children_stopped_on_interrupt
+    from tasks.runtime.cancellation import children_stopped_on_interrupt
 
     grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
     cancelling = threading.Event()

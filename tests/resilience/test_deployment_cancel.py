@@ -98,6 +98,6 @@ def test_cancelling_a_deployment_run_stops_ffmpeg_and_the_run_resumes_later(stac
     assert "Completed" in states["render_segment"]  # the frozen segments were rendered again
     assert out.exists() and partials(out.parent, stack.aura_home / "runs") == []
 
-    # the flow kills its ffmpeg as soon as the worker's SIGTERM arrives (children_stopped_on_interrupt),
+    # the flow kills its ffmpeg as soon as the worker's SIGTERM arrives (tasks.runtime.cancellation),
     # rather than after the worker's 30 s grace period
     assert ffmpeg_gone < 10, f"a cancelled deployment run stopped its ffmpeg only after {ffmpeg_gone:.0f} s"

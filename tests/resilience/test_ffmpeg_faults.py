@@ -118,7 +118,7 @@ TERMINATED = """
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from providers.media.process import run_ffmpeg
-from tasks.runtime.cleanup import children_stopped_on_interrupt
+from tasks.runtime.cancellation import children_stopped_on_interrupt
 
 @task
 def render() -> None:

@@ -1,0 +1,199 @@
+"""Cancellation, in one place: kill a run's children when it is cancelled, and every child when we die.
+
+- `children_stopped_on_interrupt` (and its decorator form for the flow) kills this process's ffmpeg
+  children as soon as SIGINT or SIGTERM arrives, so that a cancelled run (Ctrl-C in the CLI, Prefect's
+  cancel through a runner or worker) ends in seconds instead of waiting for its renders.
+- `children_die_with_me` starts a small guardian process that kills every descendant of this process
+  once this process is gone, whatever killed it (SIGKILL included): no Prefect server, runner, flow run
+  or ffmpeg outlives the command that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, ParamSpec, TypeVar
+
+from providers.media.process import kill_all_children
+
+__all__ = ["children_die_with_me", "children_stopped_on_interrupt", "kill_tree", "stops_children_on_interrupt"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _SignalRelay:
+    """Reports SIGINT/SIGTERM from whichever thread the kernel gave it to, at once.
+
+    Python runs signal handlers in the main thread only, and only when that thread runs Python code.
+    The kernel may hand a process-wide signal (Ctrl-C, the worker's SIGTERM) to any thread; the main
+    thread, blocked waiting for a task, then notices it only when the task ends: a cancel would wait
+    for a whole render. The C-level handler also writes the signal's number to the wakeup fd, from
+    any thread, so a thread reading that fd learns of the signal immediately.
+    """
+
+    def __init__(self, on_signal: Callable[[int], None]) -> None:
+        self.on_signal = on_signal
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+        try:
+            self.previous = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: signals cannot be watched from here
+            os.close(self.read_fd)
+            os.close(self.write_fd)
+            raise
+        self.thread = threading.Thread(target=self._relay, name="aura-signal-relay", daemon=True)
+        self.thread.start()
+
+    def _relay(self) -> None:
+        while True:
+            try:
+                data = os.read(self.read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.previous >= 0:  # whoever watched before us still hears of every signal
+                with contextlib.suppress(OSError):
+                    os.write(self.previous, data)
+            for number in dict.fromkeys(data):
+                if number in (signal.SIGINT, signal.SIGTERM):
+                    self.on_signal(number)
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self.previous)
+        os.close(self.write_fd)  # the relay reads end-of-file and returns
+        self.thread.join(timeout=2)
+        os.close(self.read_fd)
+
+
+@contextlib.contextmanager
+def children_stopped_on_interrupt(on_signal: Callable[[int], None] | None = None) -> Iterator[None]:
+    """Kill this process's ffmpeg children as soon as SIGINT or SIGTERM arrives, or the block is interrupted.
+
+    Prefect answers a cancellation (SIGTERM, raised as TerminationSignal in the flow's thread) and
+    Ctrl-C by waiting for the running tasks before it exits; a task waiting on a long ffmpeg would
+    hold that up until the worker kills the process. Killing ffmpeg first makes those tasks end at
+    once. `on_signal(number)` is called too, from a helper thread. In the main thread only; ordinary
+    exceptions (a failed stage) leave other work alone.
+    """
+
+    def stop(number: int) -> None:
+        kill_all_children()
+        if on_signal is not None:
+            on_signal(number)
+
+    relay = _SignalRelay(stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException:
+        kill_all_children()
+        raise
+    finally:
+        if relay is not None:
+            relay.close()
+
+
+def stops_children_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator form of `children_stopped_on_interrupt` for a flow function.
+
+    A plain wrapper rather than the context manager used as a decorator: that one holds a generator,
+    which cannot be pickled, and task runners such as Dask pickle the flow with every task call.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with children_stopped_on_interrupt():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def kill_tree(pid: int, grace: float = 3.0) -> None:
+    """SIGTERM `pid`, then SIGKILL it and every descendant still alive after `grace` seconds."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    with contextlib.suppress(psutil.Error):
+        root.terminate()
+    psutil.wait_procs([root], timeout=grace)
+    with contextlib.suppress(psutil.Error):
+        family += root.children(recursive=True)
+    for proc in family:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(family, timeout=5)
+
+
+_guardian: subprocess.Popen[bytes] | None = None
+
+
+def children_die_with_me() -> subprocess.Popen[bytes]:
+    """Start (once) the guardian that kills all our descendants when this process ends, even by SIGKILL.
+
+    The guardian holds the read end of a pipe whose write end only this process holds: the kernel
+    closes it when we die, however we die, and the guardian then kills every descendant it has seen
+    (it looks every half second, so a child reparented to init after our death is still known).
+    """
+    global _guardian
+    if _guardian is not None and _guardian.poll() is None:
+        return _guardian
+    _guardian = subprocess.Popen(
+        [sys.executable, "-m", "tasks.runtime.cancellation", str(os.getpid())],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal must not stop the guardian before it does its job
+    )
+    return _guardian
+
+
+def _guard(pid: int, pipe: IO[bytes]) -> None:
+    """The guardian's loop: remember `pid`'s descendants until the pipe closes, then kill them all."""
+    import psutil
+
+    me = os.getpid()
+    known: dict[int, psutil.Process] = {}
+    try:
+        parent = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while True:
+        with contextlib.suppress(psutil.Error):
+            for child in parent.children(recursive=True):
+                if child.pid != me:
+                    known.setdefault(child.pid, child)
+        for child_pid, child in list(known.items()):
+            if not child.is_running():  # is_running also compares the start time: a reused pid is not ours
+                del known[child_pid]
+        ready, _, _ = select.select([pipe], [], [], 0.5)
+        if ready and not pipe.read1(1 << 12):  # type: ignore[attr-defined]
+            break
+    family = list(known.values())
+    for proc in list(family):
+        with contextlib.suppress(psutil.Error):
+            family += [c for c in proc.children(recursive=True) if c.pid != me]
+    for proc in family:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(family, timeout=3)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _guard(int(sys.argv[1]), sys.stdin.buffer)
+
