@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +28,14 @@ from providers.registry import resolve
 from providers.settings import get_settings
 from tasks.captions import to_srt, to_vtt
 from tasks.naming import content_key, media_path
-from tasks.runtime.caching import resumable
+from tasks.runtime.caching import record_outputs, resumable
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
 from tasks.timeline import lay_out
 
-__all__ = ["build_timeline", "check_loudness", "check_video", "finish_video", "mix_soundtrack", "render_segment",
-           "segment_path", "soundtrack_path"]
+__all__ = ["build_timeline", "check_loudness", "check_video", "finish_video", "mix_soundtrack", "place_together",
+           "render_segment", "segment_path", "soundtrack_path", "staging_path"]
 
 LOUDNESS_TOLERANCE = 1.0  # LU around the target that the finished file may be off
 
@@ -172,34 +176,80 @@ def _finish_stamps(inputs: dict[str, Any]) -> Path:
     return Path(inputs["run_dir"]) / "stamps"  # not beside the video: the user's folder gets the video only
 
 
-@task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps), persist_result=True, retries=1,
-      retry_delay_seconds=1, retry_condition_fn=retry_transient)
+def staging_path(run_dir: str, final: Path) -> Path:
+    """Where `final` is written before it is moved into place: the run folder, never the user's."""
+    return Path(run_dir) / "finish" / f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}"
+
+
+def _move(staged: Path, final: Path) -> None:
+    """Rename `staged` to `final`; across file systems, copy beside `final` first so that the rename is atomic."""
+    try:
+        os.replace(staged, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        try:
+            with atomic_path(final) as tmp:  # the one case where a partial file sits in the user's folder
+                shutil.copy2(staged, tmp)  # keeps the modification time the cache stamp recorded
+        except OSError as copy:
+            if copy.errno == errno.ENOSPC:
+                raise MediaError(f"the disk is full: {final.name} could not be written (No space left on "
+                                 f"device); free space in {final.parent}") from None
+            raise
+        staged.unlink(missing_ok=True)
+
+
+def place_together(files: list[tuple[Path, Path]]) -> None:
+    """Move each (staged, final) pair into place, the last one (the video) last; all of them or none."""
+    placed: list[Path] = []
+    try:
+        for staged, final in files:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _move(staged, final)
+            placed.append(final)
+    except BaseException:
+        for final in placed:
+            final.unlink(missing_ok=True)
+        raise
+
+
+@task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps, verified=True),
+      persist_result=True, retries=1, retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
                  title: str, job: str, narration_seconds: float) -> Video:
     """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.
 
-    The video is written under a temporary name and renamed only after it probes correctly, so a
-    failed or cancelled run never leaves a broken file at `out`. The soundtrack's loudness was
-    measured on the very AAC stream that is muxed.
+    Everything is written in the run folder and moved to `out` only after the video probes correctly,
+    captions first and the video last, so a failed, cancelled or killed run leaves nothing at `out`,
+    and the video appears with its captions. Their size and digest are recorded first, so that a later
+    run re-makes them when `out` holds another file. The soundtrack's loudness was measured on the
+    very AAC stream that is muxed.
     """
     target = Path(out)
+    srt, vtt = target.with_suffix(".srt"), target.with_suffix(".vtt")
+    staged = {final: staging_path(run_dir, final) for final in (srt, vtt, target)}
     keep = [round(s.duration * timeline.fps) for s in timeline.scenes]
-    with atomic_path(target) as tmp:
-        join_and_mux(segments, soundtrack.path, tmp, keep=keep, fps=timeline.fps, copy_audio=True,
+    try:
+        staged[target].parent.mkdir(parents=True, exist_ok=True)
+        join_and_mux(segments, soundtrack.path, staged[target], keep=keep, fps=timeline.fps, copy_audio=True,
                      timeout=get_settings().ffmpeg_timeout)
-        info = probe(tmp)
-        problems = check_video(info, timeline, narration_seconds, video_packets(tmp), len(segments))
+        info = probe(staged[target])
+        problems = check_video(info, timeline, narration_seconds, video_packets(staged[target]), len(segments))
         problems += check_loudness(soundtrack.loudness, timeline)
         if problems:
             raise MediaError(f"the rendered video is wrong: {'; '.join(problems)}")
-    srt = target.with_suffix(".srt")
-    with atomic_path(srt) as tmp_srt:
-        tmp_srt.write_text(to_srt(timeline.captions), encoding="utf-8")
-    with atomic_path(target.with_suffix(".vtt")) as tmp_vtt:
-        tmp_vtt.write_text(to_vtt(timeline.captions, word_times=timeline.caption_style == "karaoke"), encoding="utf-8")
+        staged[srt].write_text(to_srt(timeline.captions), encoding="utf-8")
+        staged[vtt].write_text(to_vtt(timeline.captions, word_times=timeline.caption_style == "karaoke"),
+                               encoding="utf-8")
+        size = staged[target].stat().st_size
+        record_outputs([(final, tmp) for final, tmp in staged.items()], _finish_stamps({"run_dir": run_dir}))
+        place_together([(tmp, final) for final, tmp in staged.items()])
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
     return Video(
         path=target, srt=srt, duration=info.video_duration, narration_duration=narration_seconds,
         width=info.width, height=info.height, fps=info.fps, video_codec=info.video_codec or "",
-        audio_codec=info.audio_codec or "", size_bytes=target.stat().st_size, title=title,
+        audio_codec=info.audio_codec or "", size_bytes=size, title=title,
         scenes=len(timeline.scenes), job_key=job, created_at=datetime.now(UTC),
     )

@@ -3,10 +3,12 @@
 Files are written under temporary names (see providers.media.files.atomic_path) and renamed when done;
 a run killed with SIGKILL cannot delete its own, so the next run of any job sweeps them. Stopping a
 cancelled run's children is tasks/runtime/cancellation.py's job.
+Two runs of one job never sweep each other: see tasks/runtime/joblock.py.
 """
 
 from __future__ import annotations
 
+import glob
 import shutil
 import time
 from pathlib import Path
@@ -42,8 +44,30 @@ def sweep_partials(folder: Path, older_than: float = 0.0, recursive: bool = True
 
 @task(name="sweep_leftovers", cache_policy=NO_CACHE)
 def sweep_leftovers(run_dir: str, out: str) -> int:
-    """Remove what a killed run of this job left behind (never cached: it must run every time)."""
-    removed = sweep_partials(Path(run_dir))
-    # beside the output only our own temporary names, and only stale ones: another job may be writing
-    removed += sweep_partials(Path(out).parent, older_than=600, recursive=False)
+    """Remove what a killed run of this job left behind, unless another run of it is alive (never cached)."""
+    from prefect.runtime import flow_run
+
+    from tasks.runtime.joblock import claim_job
+
+    owner = flow_run.get_id()
+    lock = claim_job(Path(run_dir), owner)  # held until the flow run ends (its hooks release it)
+    if not lock.alone:
+        if owner is None:  # called outside a flow run: nothing would ever release it
+            lock.release()
+        return 0  # another run of this job is at work: its partial files are not leftovers
+    try:
+        removed = sweep_partials(Path(run_dir))
+        # beside the output: this job's own temporary names (a copy across file systems), whatever their age
+        target = Path(out)
+        for final in (target, target.with_suffix(".srt"), target.with_suffix(".vtt")):
+            for path in target.parent.glob(f".{glob.escape(final.stem)}.*.partial{glob.escape(final.suffix)}"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        # other jobs' temporary names only when stale: another job may be writing
+        removed += sweep_partials(target.parent, older_than=600, recursive=False)
+    finally:
+        if owner is None:
+            lock.release()
+        else:
+            lock.share()
     return len(removed)

@@ -58,7 +58,7 @@ def test_disk_full_during_the_final_write_fails_clearly_and_leaves_nothing(
                    render=RenderSpec(resolution="360p", fps=24, quality="draft"), out=str(out))
 
     print(f"\ndisk full: {type(info.value).__name__}: {info.value}")
-    assert str(info.value).startswith("the disk is full: ffmpeg could not write its output")
+    assert str(info.value).startswith("the disk is full: bees.mp4 could not be written")
     assert not out.exists() and not out.with_suffix(".srt").exists()
     assert partials(small_disk) == []
     # nothing at all is left in the output's folder, and the space the failed write took is free again

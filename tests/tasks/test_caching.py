@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prefect import flow, task
@@ -10,7 +11,7 @@ from prefect.utilities.hashing import hash_objects
 
 from providers.base import ImageRequest, SegmentPlan, VoiceSettings
 from tasks.compose import segment_path
-from tasks.runtime.caching import resumable, stamp_path
+from tasks.runtime.caching import OutputsPresent, Stamp, record_outputs, resumable, stamp_path
 from tasks.schemas import Brief, Providers, RenderSpec
 
 RUNS: list[str] = []
@@ -115,3 +116,62 @@ def test_task_inputs_are_hashable_values() -> None:
         "request": ImageRequest(prompt="p", title="t", width=64, height=64), "run_dir": "/tmp/run", "index": 3,
     }
     assert INPUTS.compute_key(task_ctx=None, inputs=inputs, flow_parameters={}) is not None  # type: ignore[arg-type]
+
+
+VERIFIED: list[str] = []
+
+
+@task(cache_policy=resumable(_out, stamps=lambda inputs: Path(inputs["stamps"]), verified=True),
+      persist_result=True)
+def write_verified(folder: str, name: str, stamps: str) -> Path:
+    VERIFIED.append(name)
+    path = Path(folder) / f"{name}.txt"
+    staged = Path(stamps).parent / f".{name}.staged"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    staged.write_text(f"made by {name}")
+    record_outputs([(path, staged)], Path(stamps))  # recorded before the file appears at its place
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged.replace(path)
+    return path
+
+
+@flow
+def verified_write(folder: str, stamps: str) -> Path:
+    return write_verified(folder, "video", stamps)
+
+
+def test_a_cached_file_must_still_be_the_file_that_was_made(tmp_path: Path) -> None:
+    """Defect 13.1: a replaced or truncated output is a cache miss, however the stamp came to exist."""
+    user, stamps = tmp_path / "user", tmp_path / "run" / "stamps"
+    video = user / "video.txt"
+    VERIFIED.clear()
+    verified_write(str(user), str(stamps))
+    verified_write(str(user), str(stamps))
+    assert VERIFIED == ["video"]  # unchanged: served from cache
+
+    video.write_text("another job's file")  # another job wrote the same path
+    verified_write(str(user), str(stamps))
+    assert VERIFIED == ["video", "video"] and video.read_text() == "made by video"
+
+    video.write_bytes(b"")  # truncated
+    verified_write(str(user), str(stamps))
+    assert VERIFIED == ["video"] * 3 and video.read_text() == "made by video"
+
+    os.utime(video, ns=(1, 1))  # touched (or copied back) with the same content: still the file that was made
+    verified_write(str(user), str(stamps))
+    assert VERIFIED == ["video"] * 3
+
+
+def test_a_verified_policy_trusts_no_file_without_a_record(tmp_path: Path) -> None:
+    """A token-only stamp (an earlier version, or a crash before the record) does not vouch for a file."""
+    user, stamps = tmp_path / "user", tmp_path / "run" / "stamps"
+    user.mkdir()
+    video = user / "video.txt"
+    video.write_text("someone's file")
+    stamps.mkdir(parents=True)
+    stamp_path(video, stamps).write_text("0123456789abcdef")
+    policy = OutputsPresent(outputs=_out, stamps=lambda inputs: Path(inputs["stamps"]), verified=True)
+    inputs = {"folder": str(user), "name": "video", "stamps": str(stamps)}
+    first = policy.compute_key(None, inputs, {})  # type: ignore[arg-type]
+    assert Stamp.read(stamp_path(video, stamps)) != Stamp(token="0123456789abcdef")
+    assert policy.compute_key(None, inputs, {}) != first  # type: ignore[arg-type]
