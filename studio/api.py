@@ -1,7 +1,9 @@
 """Aura's REST API: start a video job, follow it live (SSE), download the MP4, cancel, list.
 
-Every job is a `make-video` flow run in Prefect (see `studio/jobs.py`), so a job's state outlives
-the API process. Errors are JSON `{"error": CODE, "message": TEXT}`; never a stack trace.
+Every job is a flow run of a deployment that a Prefect runner or worker executes (`studio/jobs.py`),
+so a job's state and progress live in Prefect and outlive the API process. Errors are JSON
+`{"error": CODE, "message": TEXT}`; never a stack trace. Other modules add their routes with
+`create_app(routers=[...])` (or `app.include_router` on the app it returns).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -29,6 +31,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from studio.jobs import Job, JobError, JobEvent, JobManager, parse_job_id
 from studio.retention import EXPIRED_MARK
+from studio.runner import DEFAULT_DEPLOYMENT
 from studio.security import (
     ApiKeys,
     BodyLimitMiddleware,
@@ -53,7 +56,7 @@ _CORRELATION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class ApiSettings(BaseSettings):
     """API settings, as `AURA_API_<NAME>` environment variables or in `.env`."""
 
-    model_config = SettingsConfigDict(env_prefix="AURA_API_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AURA_API_", env_file=".env", extra="ignore", populate_by_name=True)
 
     keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated API keys; empty: no key needed.")
     token_secret: SecretStr = Field(default=SecretStr(""),
@@ -66,12 +69,15 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=16_384, ge=1024, le=10_000_000, description="Largest request body.")
     max_streams: int = Field(default=500, ge=1, description="Open event streams at once, all clients together.")
     heartbeat_seconds: float = Field(default=15, gt=0, le=300, description="Seconds between SSE heartbeats.")
-    runner: Literal["auto", "local", "deployment"] = Field(
-        default="auto", description="auto: the deployment if it exists and a worker polls it, else local.")
-    deployment: str = Field(default="make-video/on-demand", validation_alias=AliasChoices(
-        "AURA_API_DEPLOYMENT", "AURA_DEPLOYMENT"), description="Deployment to run jobs through (FLOW/NAME).")
-    max_jobs: int = Field(default=2, ge=1, le=64, description="Local jobs rendering at once.")
-    max_queue: int = Field(default=20, ge=0, le=10_000, description="Local jobs waiting at most.")
+    deployment: str = Field(default="", validation_alias=AliasChoices("AURA_API_DEPLOYMENT", "AURA_DEPLOYMENT"),
+                            description="Deployment to run jobs through (FLOW/NAME), served by your own workers; "
+                                        "empty: the runner `aura serve` starts, with its own deployment.")
+    max_jobs: int = Field(default=2, ge=1, le=64, description="Jobs `aura serve`'s runner renders at once.")
+    max_queue: int = Field(default=20, ge=0, le=10_000, description="Jobs waiting at most (0: no limit).")
+    pickup_seconds: float = Field(default=15, gt=0, le=3600,
+                                  description="A job no runner has polled for within this time fails, saying why.")
+    trusted_proxies: str = Field(default="", description="Comma-separated addresses of reverse proxies whose "
+                                 "X-Forwarded-For is believed; empty: none (the peer's address is the client's).")
     max_duration: float = Field(default=MAX_DURATION, ge=MIN_DURATION, le=MAX_DURATION,
                                 description="Longest video (seconds) a request may ask for.")
     keep_days: float = Field(default=7, ge=0, le=3650,
@@ -199,7 +205,7 @@ class Health(BaseModel):
 
     status: Literal["ok", "degraded"]
     prefect: bool
-    runner: str
+    deployment: str
     authRequired: bool
 
 
@@ -226,16 +232,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # the app
 
 
-def create_app(settings: ApiSettings | None = None, manager: JobManager | None = None) -> FastAPI:
-    """The FastAPI app; `manager` defaults to one under AURA_HOME with the settings' runner."""
+def create_app(settings: ApiSettings | None = None, manager: JobManager | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The FastAPI app; `manager` defaults to one under AURA_HOME for the settings' deployment."""
     from providers.settings import get_settings
 
     settings = settings or ApiSettings()
     aura = get_settings()
     keys = ApiKeys(settings.key_list(), settings.token_secret.get_secret_value())
     manager = manager or JobManager(
-        aura.home.expanduser(), runner=settings.runner, deployment=settings.deployment,
-        max_jobs=settings.max_jobs, max_queue=settings.max_queue, keep_seconds=settings.keep_days * 86_400,
+        aura.home.expanduser(), settings.deployment or f"make-video/{DEFAULT_DEPLOYMENT}",
+        max_queue=settings.max_queue, keep_seconds=settings.keep_days * 86_400, pickup_seconds=settings.pickup_seconds,
     )
     defaults = {"llm": aura.llm, "tts": aura.tts, "images": aura.images, "renderer": aura.renderer}
     allowed = allowed_vendors(settings.allowed_providers, defaults)
@@ -337,22 +344,21 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         return f"/api/videos/{job_id}/stream{suffix}", f"/api/videos/{job_id}/download{suffix}"
 
     def status_of(job: Job) -> JobStatus:
-        stream_url, video_url = links(job.meta.job_id)
+        stream_url, video_url = links(job.job_id)
         terminal = job.terminal or {}
-        has_video = terminal.get("t") == "done" and bool(terminal.get("video"))
-        tracker = job.tracker
-        completed = job.end_time
-        if completed is None and terminal.get("at"):
-            completed = datetime.fromtimestamp(float(terminal["at"])).astimezone()
+        has_video = terminal.get("status") == "done" and bool(terminal.get("video"))
+        view = job.view
+        failed = job.terminal is not None and terminal["status"] != "done"
         return JobStatus(
-            jobId=job.meta.job_id, status=job.status,  # type: ignore[arg-type]
-            progressPercentage=tracker.percentage, currentStage=tracker.current_stage, message=tracker.message,
-            estimatedSecondsRemaining=tracker.eta, videoUrl=video_url if has_video else None, streamUrl=stream_url,
-            createdAt=datetime.fromisoformat(job.meta.created_at),
-            completedAt=completed if job.terminal is not None else None,
-            processingSteps=[ProcessingStep(**s) for s in tracker.steps()],
-            error=tracker.message if terminal.get("t") == "error" else None,
-            correlationId=job.meta.correlation_id or None, topic=job.meta.topic, prefectState=job.state_name,
+            jobId=job.job_id, status=job.status,  # type: ignore[arg-type]
+            progressPercentage=view.percentage if job.terminal is not None else view.live_percentage,
+            currentStage=view.current, message=terminal.get("message", "") if failed else view.message,
+            estimatedSecondsRemaining=0.0 if has_video else (None if failed else view.eta),
+            videoUrl=video_url if has_video else None, streamUrl=stream_url, createdAt=job.created_at,
+            completedAt=job.end_time if job.terminal is not None else None,
+            processingSteps=[ProcessingStep(**s) for s in job.steps()],
+            error=terminal.get("message") if failed else None,
+            correlationId=job.correlation_id or None, topic=job.topic, prefectState=job.state_name,
         )
 
     def build(request: GenerateRequest) -> tuple[Any, Any, Any]:
@@ -406,12 +412,11 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         brief, render, providers = build(body)
         correlation_id = correlation if correlation and _CORRELATION.fullmatch(correlation) else str(uuid.uuid4())
         job = await manager.submit(brief, render, providers, correlation_id)
-        stream_url, _ = links(job.meta.job_id)
-        response.headers["Location"] = f"/api/videos/{job.meta.job_id}/status"
+        stream_url, _ = links(job.job_id)
+        response.headers["Location"] = f"/api/videos/{job.job_id}/status"
         response.headers["X-Correlation-ID"] = correlation_id
-        return JobCreated(jobId=job.meta.job_id, status="pending", correlationId=correlation_id,
-                          createdAt=datetime.fromisoformat(job.meta.created_at),
-                          statusUrl=f"/api/videos/{job.meta.job_id}/status", streamUrl=stream_url)
+        return JobCreated(jobId=job.job_id, status="pending", correlationId=correlation_id, createdAt=job.created_at,
+                          statusUrl=f"/api/videos/{job.job_id}/status", streamUrl=stream_url)
 
     @app.get("/api/videos", response_model=JobList, tags=["videos"], dependencies=[Depends(require_key)],
              responses=_ERRORS)
@@ -446,10 +451,10 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
             return Response(status_code=204)
         if streams["open"] >= settings.max_streams:
             raise JobError(503, "too_many_streams", "too many open event streams; retry in a few seconds")
-        _, video_url = links(job.meta.job_id)
+        _, video_url = links(job.job_id)
 
         def decorate(event: JobEvent) -> dict[str, Any]:
-            data = {"jobId": job.meta.job_id, **event.data}
+            data = {"jobId": job.job_id, **event.data}
             if event.kind == "done":
                 data["videoUrl"] = video_url if (job.terminal or {}).get("video") else None
             return data
@@ -472,14 +477,23 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
                         206: {"description": "Part of the MP4."}, 416: {"description": "Range not satisfiable."},
                         **_ERRORS})
     async def download(job_id: JobId) -> Response:
-        """The finished MP4; supports HTTP Range, so a player can seek."""
-        job = await manager.get(job_uuid(job_id))
-        if job.status != "done":
-            raise JobError(409, "not_ready", f"the job is {job.status}: there is no video to download")
-        path = _video_path(job, manager.videos_dir)
+        """The finished MP4; supports HTTP Range, so a player can seek (served from disk if Prefect is away)."""
         from tasks.naming import slug
 
-        return FileResponse(path, media_type="video/mp4", filename=f"{slug(job.meta.topic)}.mp4",
+        ident = job_uuid(job_id)
+        try:
+            job = await manager.get(ident)
+        except httpx.TransportError:
+            ended = manager.ended_offline(ident)  # a finished video needs no Prefect
+            if ended is None or ended.get("status") != "done":
+                raise
+            path = _video_path(ended.get("video"), manager.videos_dir, manager.jobs_dir / str(ident))
+            return FileResponse(path, media_type="video/mp4", filename=f"{slug(str(ended.get('topic', '')))}.mp4",
+                                content_disposition_type="inline")
+        if job.status != "done":
+            raise JobError(409, "not_ready", f"the job is {job.status}: there is no video to download")
+        path = _video_path((job.terminal or {}).get("video"), manager.videos_dir, job.folder)
+        return FileResponse(path, media_type="video/mp4", filename=f"{slug(job.topic)}.mp4",
                             content_disposition_type="inline")
 
     @app.post("/api/videos/{job_id}/cancel", response_model=JobStatus, tags=["videos"],
@@ -493,7 +507,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     async def healthz() -> Response:
         """Liveness and whether Prefect answers."""
         ok = await manager.prefect_ok()
-        body = Health(status="ok" if ok else "degraded", prefect=ok, runner=settings.runner,
+        body = Health(status="ok" if ok else "degraded", prefect=ok, deployment=manager.deployment,
                       authRequired=keys.required)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
@@ -502,6 +516,8 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    for router in routers:  # the seam for other modules' routes (voices, review, batches)
+        app.include_router(router)
 
     # -- middleware (the last added runs first)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,
@@ -592,14 +608,13 @@ def _clean(message: str) -> str:
     return str(message).removeprefix("Value error, ")
 
 
-def _video_path(job: Job, videos_dir: Path) -> Path:
+def _video_path(video: Any, videos_dir: Path, folder: Path) -> Path:
     """The job's MP4, only if it lies inside the API's videos folder (no path from a request is used)."""
-    video = (job.terminal or {}).get("video")
     if not video:
         raise JobError(404, "no_video", "the job finished but its video is not on this server's disk")
     path = Path(str(video)).resolve()
     if path.suffix != ".mp4" or not path.is_relative_to(videos_dir.resolve()) or not path.is_file():
-        if job.folder is not None and (job.folder / EXPIRED_MARK).exists():
+        if (folder / EXPIRED_MARK).exists():
             raise JobError(410, "expired", "the job's video was removed by the server's retention policy "
                            "(AURA_API_KEEP_DAYS); start the job again to render it anew")
         raise JobError(404, "no_video", "the job's video is no longer available on this server")

@@ -1,4 +1,4 @@
-"""A live per-stage progress display (rich, on stderr) fed by the pipeline's progress reports."""
+"""A live per-stage progress display (rich, on stderr): the run's reports folded by tasks.runtime.progress.fold."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from tasks.runtime.progress import STAGE_WEIGHTS, add_listener, remove_listener
 from tasks.runtime.progress import Progress as StageProgress
+from tasks.runtime.progress import RunView, Stage, add_listener, fold, remove_listener
 
 __all__ = ["ProgressView"]
 
@@ -23,33 +23,31 @@ class ProgressView:
             TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.fields[count]:>7}"),
             TimeElapsedColumn(), TextColumn("{task.fields[note]}"), console=console, transient=False,
         )
-        self.ids: dict[str, TaskID] = {}
+        self.ids: dict[Stage, TaskID] = {}
+        self.view = RunView()
         self.lock = threading.Lock()
 
     def on_progress(self, event: StageProgress) -> None:
-        """Update the stage's bar from one progress report."""
+        """Fold one progress report in and redraw its stage's bar."""
         with self.lock:
+            self.view = fold(self.view, event)
+            stage = self.view.stages[event.stage]
             if event.stage not in self.ids:
                 self.ids[event.stage] = self.bars.add_task(event.stage, total=1, note="", count="")
             bar = self.ids[event.stage]
-            task = self.bars.tasks[bar]
-            if event.state == "started":
+            total = max(stage.total, stage.shown_done, 1)
+            count = f"{stage.shown_done}/{stage.total}" if stage.total else ""
+            self.bars.update(bar, total=total, completed=stage.shown_done if stage.total else 0, note=event.message,
+                             count=count)
+            if stage.status == "running":
                 self.bars.start_task(bar)
-                self.bars.update(bar, note=event.message)
-            elif event.state == "item":
-                done = int(task.completed) + 1
-                self.bars.update(bar, total=event.total, completed=done, note=event.message,
-                                 count=f"{done}/{event.total}")
-            elif event.state in ("finished", "degraded"):
-                total = max(int(task.completed), event.done, 1)
-                self.bars.update(bar, total=total, completed=total, note=event.message, count=f"{total}/{total}")
+            elif stage.status in ("done", "degraded"):
+                self.bars.update(bar, completed=total)
                 self.bars.stop_task(bar)
-            else:
-                self.bars.update(bar, note=event.message)
 
     def __enter__(self) -> ProgressView:
         if self.enabled:
-            for stage in STAGE_WEIGHTS:
+            for stage in Stage:
                 self.ids[stage] = self.bars.add_task(stage, total=1, note="waiting", count="", start=False)
             self.bars.start()
             add_listener(self.on_progress)

@@ -1,10 +1,11 @@
 """How long the API keeps what its jobs made: videos and working media of ended jobs, then removed.
 
-A job's folder (`job.json`, `progress.jsonl`) is a few kilobytes and stays, so the job keeps its
-status and history; what goes is the MP4 with its caption files in `api/videos/` and the run's
-working media in `runs/<job key>/` (images, audio, segments), which are what fill a disk. A job
-counts from the moment its log ended (its last write); unfinished jobs are never touched, nor is a
-run folder that an unfinished job shares (identical jobs share one).
+A job's folder (`job.json`, and `ended` once its log has ended) is a few bytes and stays, as does its
+flow run in Prefect, so the job keeps its status and history; what goes is the MP4 with its caption
+files in `api/videos/` and the run's working media in `runs/<job key>/` (images, audio, segments),
+which are what fill a disk. A job counts from the moment its log ended (when `ended` was written);
+unfinished jobs are never touched, nor is a run folder that an unfinished job shares (identical jobs
+share one).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXPIRED_MARK", "Pruned", "prune_ended_jobs"]
+__all__ = ["ENDED_MARK", "EXPIRED_MARK", "Pruned", "prune_ended_jobs"]
 
 log = logging.getLogger("aura.api.retention")
 
 EXPIRED_MARK = "expired"  # a file in the job's folder: its video was removed by the retention policy
-_TERMINAL_KINDS = {"done", "error"}
+ENDED_MARK = "ended"  # a file in the job's folder, written when its log ends: `{"status", "video", "at"}`
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,6 @@ class Pruned:
     jobs: int = 0
     files: int = 0
     bytes: int = 0
-
-
-def _ended(progress: Path) -> bool:
-    """Whether the job's log holds its terminal record (always its last line)."""
-    try:
-        with progress.open("rb") as log_file:
-            size = log_file.seek(0, 2)
-            log_file.seek(max(0, size - 65_536))
-            lines = log_file.read().splitlines()
-        return bool(lines) and json.loads(lines[-1]).get("t") in _TERMINAL_KINDS
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _remove(path: Path) -> tuple[int, int]:
@@ -70,7 +59,7 @@ def _meta(folder: Path) -> dict[str, object]:
 
 def _unfinished_keys(folders: Iterable[Path]) -> set[str]:
     """The run keys of jobs whose log has not ended: their run folders are in use."""
-    return {str(_meta(f).get("key", "")) for f in folders if not _ended(f / "progress.jsonl")}
+    return {str(_meta(f).get("key", "")) for f in folders if not (f / ENDED_MARK).exists()}
 
 
 def prune_ended_jobs(home: Path, keep_seconds: float, now: float | None = None) -> Pruned:
@@ -83,11 +72,10 @@ def prune_ended_jobs(home: Path, keep_seconds: float, now: float | None = None) 
     busy_keys = _unfinished_keys(folders)
     jobs = files = size = 0
     for folder in folders:
-        progress = folder / "progress.jsonl"
         try:
-            if (folder / EXPIRED_MARK).exists() or progress.stat().st_mtime > cutoff or not _ended(progress):
+            if (folder / EXPIRED_MARK).exists() or (folder / ENDED_MARK).stat().st_mtime > cutoff:
                 continue
-        except OSError:
+        except OSError:  # not ended
             continue
         meta = _meta(folder)
         if not meta:

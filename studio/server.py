@@ -1,9 +1,10 @@
-"""Serve the API and the web page with uvicorn: `aura serve`, and a server in a thread for tests."""
+"""`aura serve`: uvicorn with the API, a Prefect server and a runner; and a server in a thread for tests."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import socket
 import sys
@@ -12,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["RedactTokens", "bind", "ensure_prefect_api", "run_server", "running_server"]
+__all__ = ["PrefectServer", "RedactTokens", "bind", "run_server", "running_server", "uvicorn_config"]
 
 log = logging.getLogger("aura.api")
 
@@ -31,22 +32,56 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def ensure_prefect_api() -> str:
-    """The Prefect API URL in use; without PREFECT_API_URL, start the local (ephemeral) Prefect server now.
+class PrefectServer:
+    """The Prefect API `aura serve` uses: PREFECT_API_URL, else `aura server start`'s, else one it starts and keeps up.
 
-    Starting it here, after our port is bound, keeps it off that port, and the job processes all
-    talk to this one server instead of each starting their own.
+    A server of its own is watched: if it dies, a new one starts on the same port, so the API, the
+    runner and the jobs' processes reconnect to the same URL.
     """
-    from prefect.settings import PREFECT_API_URL
 
-    url = PREFECT_API_URL.value()
-    if url:
-        return str(url)
-    from prefect.server.api.server import SubprocessASGIServer
+    def __init__(self, check_seconds: float = 2.0) -> None:
+        self.check_seconds = check_seconds
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    server = SubprocessASGIServer()
-    server.start()
-    return str(server.api_url)
+    def start(self) -> str:
+        """The API URL; with no PREFECT_API_URL, start the local server now (after our port is bound)."""
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+        if url:
+            return str(url)
+        with contextlib.suppress(ImportError):  # `aura server start`'s server, when one runs
+            from studio.local_server import running_url
+
+            url = running_url()
+            if url:
+                return str(url)
+        from prefect.server.api.server import SubprocessASGIServer
+
+        self._server = SubprocessASGIServer()
+        self._server.start()
+        self._watcher = threading.Thread(target=self._watch, name="prefect-server-watch", daemon=True)
+        self._watcher.start()
+        return str(self._server.api_url)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            process = self._server.server_process
+            if process is not None and process.poll() is not None and not self._stop.is_set():
+                log.error("the Prefect server exited (status %s); starting it again", process.returncode)
+                try:
+                    self._server.running = False
+                    self._server.start()
+                except Exception as exc:  # noqa: BLE001 - keep trying; /healthz answers 503 meanwhile
+                    log.error("could not restart the Prefect server: %s", exc)
+
+    def stop(self) -> None:
+        """Stop the local server, if this process started one."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.stop()
 
 
 class RedactTokens(logging.Filter):
@@ -72,29 +107,62 @@ def _log_config(level: str) -> dict[str, Any]:
     return config
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve the API and the web page until Ctrl-C; running jobs keep going and a restart picks them up."""
+def uvicorn_config(app: Any, log_level: str = "info", **extra: Any) -> Any:
+    """uvicorn's settings for the API: forwarded headers are believed only from AURA_API_TRUSTED_PROXIES."""
     import uvicorn
 
-    from studio.api import create_app
+    trusted = app.state.settings.trusted_proxies.strip()
+    return uvicorn.Config(app, log_level=log_level, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+                          **extra)
 
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", allow_open: bool = False) -> None:
+    """Serve the API and the web page with a Prefect server and a runner until Ctrl-C; all of it stops with us.
+
+    Refuses to listen beyond this machine without API keys unless `allow_open` says so.
+    """
+    from studio.api import ApiSettings, create_app
+    from studio.runner import JobRunner
+    from tasks.runtime.cancellation import children_die_with_me
+
+    settings = ApiSettings()
+    if host not in LOOPBACK and not settings.key_list() and not allow_open:
+        raise SystemExit(f"error: refusing to listen on {host} without an API key: anyone who can reach it could "
+                         "start renders. Set AURA_API_KEYS=<a long random key> (clients send it as X-API-Key), "
+                         "or pass --allow-open to serve without keys anyway")
+    children_die_with_me()  # the Prefect server, the runner's jobs and their ffmpeg never outlive this process
     sock = bind(host, port)
     port = sock.getsockname()[1]
     # Prefect configures logging when `prefect.main` is first imported, resetting uvicorn's loggers:
     # let it happen now, before uvicorn applies its own configuration
     import prefect.main  # noqa: F401
 
-    prefect_url = ensure_prefect_api()
-    app = create_app()
-    shown = f"[{host}]" if ":" in host else host
-    print(f"Aura Studio on http://{shown}:{port}  (Prefect API {prefect_url}, runner "
-          f"{app.state.settings.runner})", file=sys.stderr, flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost") and not app.state.settings.key_list():
-        print("warning: listening beyond this machine without API keys: anyone who can reach it can start "
-              "renders; set AURA_API_KEYS", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_config=_log_config(log_level), log_level=log_level,
-                            timeout_graceful_shutdown=3, proxy_headers=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    prefect_server = PrefectServer()
+    runner: JobRunner | None = None
+    try:
+        prefect_url = prefect_server.start()
+        os.environ["PREFECT_API_URL"] = prefect_url  # the runner's job processes talk to this server too
+        if not settings.deployment:
+            runner = JobRunner(limit=settings.max_jobs)
+            runner.start()
+        app = create_app(settings)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Aura Studio on http://{shown}:{port}  (Prefect API {prefect_url}, jobs run by "
+              f"{'this server' if runner else 'the workers of'} {app.state.manager.deployment})",
+              file=sys.stderr, flush=True)
+        if host not in LOOPBACK and not settings.key_list():
+            print("warning: listening beyond this machine without API keys (--allow-open)", file=sys.stderr, flush=True)
+        config = uvicorn_config(app, log_level, log_config=_log_config(log_level), timeout_graceful_shutdown=3)
+        import uvicorn
+
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if runner is not None:
+            runner.stop()  # cancels the jobs in progress: their processes end with the server
+        prefect_server.stop()
 
 
 @contextlib.contextmanager
@@ -104,7 +172,7 @@ def running_server(app: Any, host: str = "127.0.0.1", port: int = 0, startup_tim
 
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on")
+    config = uvicorn_config(app, "warning", timeout_graceful_shutdown=2, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
     thread.start()

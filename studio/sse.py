@@ -35,7 +35,7 @@ async def job_stream(
     closing: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
     """Yield the job's events after `last_id` as they come, with a heartbeat every `heartbeat` seconds."""
-    yield f"retry: {RETRY_MS}\n: stream of job {job.meta.job_id}\n\n".encode()
+    yield f"retry: {RETRY_MS}\n: stream of job {job.job_id}\n\n".encode()
     cursor = last_id
     while not closing():
         for event in job.events_after(cursor):

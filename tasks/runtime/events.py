@@ -9,21 +9,23 @@ Each event's resource is `aura.run.<flow run id>` (labels `aura.stage`, `aura.co
 is related to the flow run (`prefect.flow-run.<id>`, role `flow-run`); Prefect adds the flow, the
 deployment and the work pool when there is one. The payload holds the report's fields (`stage`,
 `done`, `total`, `message`, `state`), `percentage` (the whole run, 0 to 100, weighted by
-STAGE_WEIGHTS and within a stage by items done), `flow_run_id` and `correlation_id`. To stream one
-run, filter events by name prefix `aura.stage.` and related resource `prefect.flow-run.<id>`.
+STAGE_WEIGHTS and within a stage by items done), `flow_run_id`, `correlation_id`, and the report's
+place: `attempt` (the flow run's run count) and `seq` (1, 2, ... within the attempt). To stream one
+run, filter events by name prefix `aura.stage.` and related resource `prefect.flow-run.<id>`, and
+order them by `(attempt, seq)`: the server's order (by time) is not the order they were made in
+when they arrive in different batches, and a stream must give the same ids on every read.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
-from tasks.runtime.progress import STAGE_WEIGHTS, Progress
+from tasks.runtime.progress import REPORT_STATES, Progress, RunView, Stage, fold
 
 __all__ = [
     "EVENT_FOR_STATE", "RunProgress", "current_flow_run_id", "emit_stage_event", "event_name",
-    "stage_payload",
+    "progress_from_event", "stage_payload",
 ]
 
 EVENT_FOR_STATE: dict[str, str] = {
@@ -35,59 +37,52 @@ EVENT_FOR_STATE: dict[str, str] = {
     "failed": "aura.stage.failed",
 }
 
-# states after which a stage counts as complete for the overall percentage
-_FINAL = {"finished", "degraded"}
-
 
 def event_name(state: str) -> str:
     """The Prefect event name for a report's state (unknown states count as progress)."""
     return EVENT_FOR_STATE.get(state, "aura.stage.progress")
 
 
-class RunProgress:
-    """One run's overall percentage, built from its stages' progress reports (thread-safe)."""
+def progress_from_event(name: str, payload: dict[str, Any], occurred: float) -> tuple[tuple[int, int], Progress] | None:
+    """The report an `aura.stage.*` event carries, with its place `(attempt, seq)`; None if it is not one."""
+    if not name.startswith("aura.stage.") or payload.get("stage") not in set(Stage):
+        return None
+    state = str(payload.get("state") or name.removeprefix("aura.stage."))
+    state = "item" if state == "progress" else state
+    if state not in REPORT_STATES:
+        return None
+    place = (_count(payload.get("attempt")), _count(payload.get("seq")))
+    return place, Progress(Stage(payload["stage"]), _count(payload.get("done")), _count(payload.get("total")),
+                           str(payload.get("message", "")), state, occurred)  # type: ignore[arg-type]
 
-    def __init__(self, weights: Mapping[str, int] = STAGE_WEIGHTS) -> None:
-        self.weights = dict(weights)
-        self._done: dict[str, int] = {}
-        self._total: dict[str, int] = {}
-        self._complete: set[str] = set()
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+class RunProgress:
+    """One run's progress folded from its reports (thread-safe), numbering them as they come."""
+
+    def __init__(self) -> None:
+        self.view = RunView()
+        self.seq = 0
         self._lock = threading.Lock()
 
     def update(self, event: Progress) -> float:
         """Count one report and return the run's percentage after it."""
         with self._lock:
-            stage = event.stage
-            if event.state == "item":
-                self._done[stage] = self._done.get(stage, 0) + 1
-                self._total[stage] = max(self._total.get(stage, 0), event.total)
-            elif event.state == "running":
-                self._done[stage] = max(self._done.get(stage, 0), event.done)
-                self._total[stage] = max(self._total.get(stage, 0), event.total)
-            elif event.state in _FINAL:
-                self._complete.add(stage)
-            return self._percentage()
+            self.view = fold(self.view, event)
+            self.seq += 1
+            return self.view.percentage
 
     def fraction(self, stage: str) -> float:
         """Share of `stage` that is done, 0 to 1."""
-        with self._lock:
-            return self._fraction(stage)
+        return self.view.stages[Stage(stage)].fraction
 
     @property
     def percentage(self) -> float:
         """The whole run's progress, 0 to 100."""
-        with self._lock:
-            return self._percentage()
-
-    def _fraction(self, stage: str) -> float:
-        if stage in self._complete:
-            return 1.0
-        total = self._total.get(stage, 0)
-        return min(1.0, self._done.get(stage, 0) / total) if total > 0 else 0.0
-
-    def _percentage(self) -> float:
-        weight = sum(self.weights.values()) or 1
-        return round(100 * sum(w * self._fraction(s) for s, w in self.weights.items()) / weight, 1)
+        return self.view.percentage
 
 
 def current_flow_run_id() -> str | None:
@@ -103,17 +98,18 @@ def current_flow_run_id() -> str | None:
     return None
 
 
-def stage_payload(event: Progress, percentage: float, flow_run_id: str,
-                  correlation_id: str) -> dict[str, Any]:
-    """The payload of a stage event."""
+def stage_payload(event: Progress, percentage: float, flow_run_id: str, correlation_id: str,
+                  place: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """The payload of a stage event; `place` is (attempt, seq)."""
     return {
-        "stage": event.stage, "done": event.done, "total": event.total, "message": event.message,
+        "stage": str(event.stage), "done": event.done, "total": event.total, "message": event.message,
         "state": event.state, "percentage": percentage, "flow_run_id": flow_run_id,
-        "correlation_id": correlation_id,
+        "correlation_id": correlation_id, "attempt": place[0], "seq": place[1],
     }
 
 
-def emit_stage_event(event: Progress, percentage: float, flow_run_id: str, correlation_id: str) -> None:
+def emit_stage_event(event: Progress, percentage: float, flow_run_id: str, correlation_id: str,
+                     place: tuple[int, int] = (0, 0)) -> None:
     """Send the Prefect event for one progress report of the flow run `flow_run_id`."""
     from prefect.events import emit_event
 
@@ -121,11 +117,11 @@ def emit_stage_event(event: Progress, percentage: float, flow_run_id: str, corre
         event=event_name(event.state),
         resource={
             "prefect.resource.id": f"aura.run.{flow_run_id}",
-            "aura.stage": event.stage,
+            "aura.stage": str(event.stage),
             "aura.correlation-id": correlation_id,
         },
         related=[
             {"prefect.resource.id": f"prefect.flow-run.{flow_run_id}", "prefect.resource.role": "flow-run"},
         ],
-        payload=stage_payload(event, percentage, flow_run_id, correlation_id),
+        payload=stage_payload(event, percentage, flow_run_id, correlation_id, place),
     )

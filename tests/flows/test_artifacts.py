@@ -181,7 +181,7 @@ def test_tracker_writes_progress_metrics_storyboard_and_link(tmp_path: Path, mon
                                                             caplog: pytest.LogCaptureFixture) -> None:
     sent: list[tuple[str, str, float]] = []
     monkeypatch.setattr("tasks.runtime.artifacts.emit_stage_event",
-                        lambda event, pct, run, cid: sent.append((event.stage, event.state, pct)))
+                        lambda event, pct, run, cid, place=(0, 0): sent.append((event.stage, event.state, pct)))
     report("voice", 1, 1, "a report from outside any run", "item")  # no tracker yet: nobody listens
 
     with caplog.at_level(logging.WARNING):

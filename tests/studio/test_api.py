@@ -1,4 +1,5 @@
-"""The REST API over real HTTP on loopback: real jobs end to end, SSE resume, Range downloads, restart, cancel."""
+"""The REST API over real HTTP on loopback, its jobs run by a Prefect runner: real jobs end to end, SSE resume,
+Range downloads, restart, cancel from the API and from Prefect, a job no runner takes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import psutil
 import pytest
 
 from studio.sse import Message, parse_lines
+from tests.studio.conftest import flow_run_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -33,13 +35,13 @@ class Live:
 
 
 @contextmanager
-def live_api(home: Path, kill_at_exit: bool = True, **overrides: Any) -> Iterator[Live]:
-    """The API (local runner) under uvicorn on a free loopback port, with AURA_HOME = `home`."""
+def live_api(home: Path, deployment: str, **overrides: Any) -> Iterator[Live]:
+    """The API under uvicorn on a free loopback port, with AURA_HOME = `home`, sending jobs to `deployment`."""
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
     from studio.server import running_server
 
-    values = {"runner": "local", "heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0,
+    values = {"deployment": deployment, "heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0,
               **overrides}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AURA_HOME", str(home))
@@ -49,8 +51,6 @@ def live_api(home: Path, kill_at_exit: bool = True, **overrides: Any) -> Iterato
             with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as http:
                 yield Live(base, home, app, http)
         finally:
-            if kill_at_exit:
-                app.state.manager.local.kill_all()
             get_settings.cache_clear()
 
 
@@ -79,8 +79,8 @@ def check_log(messages: list[Message], first_id: int = 1) -> None:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_api(tmp_path_factory.mktemp("api-home")) as running:
+def live(tmp_path_factory: pytest.TempPathFactory, job_runner: str) -> Iterator[Live]:
+    with live_api(tmp_path_factory.mktemp("api-home"), job_runner) as running:
         yield running
 
 
@@ -180,7 +180,8 @@ def test_recent_jobs_and_health(live: Live, finished: dict[str, Any]) -> None:
     assert finished["created"]["jobId"] in [j["jobId"] for j in jobs]
     health = live.http.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "prefect": True, "runner": "local", "authRequired": False}
+    assert health.json() == {"status": "ok", "prefect": True, "deployment": live.app.state.manager.deployment,
+                             "authRequired": False}
     page = live.http.get("/")
     assert page.status_code == 200 and "<form id=\"brief-form\"" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -202,52 +203,58 @@ def _flow_run_state(job_id: str) -> str:
         return state.type.value
 
 
-def test_cancel_kills_the_job_and_cancels_its_flow_run(live: Live) -> None:
-    body = {**TINY, "brief": "How glaciers carve valleys", "durationSeconds": 90}
+def _gone(procs: list[psutil.Process]) -> bool:
+    return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in procs)
+
+
+def _running_job(live: Live, topic: str) -> tuple[str, list[Message], list[psutil.Process]]:
+    """A long job that has begun to report, and its process (the runner's child)."""
+    body = {**TINY, "brief": topic, "durationSeconds": 90}
     job_id = live.http.post("/api/videos/generate", json=body).json()["jobId"]
     first = stream(live, job_id, stop_after=2)
     assert first[0].event == "progress"
-    pid = int((live.home / "api" / "jobs" / job_id / "child.pid").read_text().split()[0])
-    assert psutil.pid_exists(pid)
+    procs = flow_run_processes(job_id)
+    assert procs, "the runner runs the job in a process of its own"
+    return job_id, first, procs
 
+
+def test_cancel_kills_the_job_and_cancels_its_flow_run(live: Live) -> None:
+    job_id, first, procs = _running_job(live, "How glaciers carve valleys")
     answer = live.http.post(f"/api/videos/{job_id}/cancel")
     assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "cancelled"
+    assert answer.json()["status"] in ("cancelling", "cancelled")
     rest = stream(live, job_id, last_id=first[-1].id)
     assert rest[-1].event == "error" and rest[-1].data["status"] == "cancelled"
     check_log(first + rest)
     assert _flow_run_state(job_id) == "CANCELLED"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(procs)
     status = live.http.get(f"/api/videos/{job_id}/status").json()
     assert status["status"] == "cancelled" and status["videoUrl"] is None
     assert live.http.get(f"/api/videos/{job_id}/download").status_code == 409
 
 
-def test_cancelling_the_flow_run_in_prefect_stops_the_local_job(live: Live) -> None:
-    """Cancel from the Prefect UI (or `prefect flow-run cancel`): the API kills the job it runs."""
+def test_cancelling_the_flow_run_in_prefect_stops_the_job(live: Live) -> None:
+    """Cancel from the Prefect UI (or `prefect flow-run cancel`): the runner kills the job's process."""
     from prefect import get_client
     from prefect.states import Cancelling
 
-    body = {**TINY, "brief": "How volcanoes form islands", "durationSeconds": 90}
-    job_id = live.http.post("/api/videos/generate", json=body).json()["jobId"]
-    first = stream(live, job_id, stop_after=2)
-    pid = int((live.home / "api" / "jobs" / job_id / "child.pid").read_text().split()[0])
+    job_id, first, procs = _running_job(live, "How volcanoes form islands")
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(job_id, Cancelling(message="from the UI"), force=True)
     rest = stream(live, job_id, last_id=first[-1].id)
     assert rest[-1].event == "error" and rest[-1].data["status"] == "cancelled"
     assert _flow_run_state(job_id) == "CANCELLED"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert _gone(procs)
 
 
-def test_job_state_survives_an_api_restart(tmp_path: Path) -> None:
+def test_job_state_survives_an_api_restart(tmp_path: Path, job_runner: str) -> None:
     """Stop the API while a job renders; a new API process follows it to the end without losing an event."""
     home = tmp_path / "home"
     body = {**TINY, "brief": "How tides follow the moon", "durationSeconds": 120}
-    with live_api(home, kill_at_exit=False) as first:
+    with live_api(home, job_runner) as first:
         job_id = first.http.post("/api/videos/generate", json=body).json()["jobId"]
         before = stream(first, job_id, stop_after=3)
-    with live_api(home) as second:
+    with live_api(home, job_runner) as second:
         assert second.http.get(f"/api/videos/{job_id}/status").json()["status"] == "running"
         after = stream(second, job_id, last_id=before[-1].id)
         status = second.http.get(f"/api/videos/{job_id}/status").json()
@@ -259,19 +266,32 @@ def test_job_state_survives_an_api_restart(tmp_path: Path) -> None:
     assert status["status"] == "done" and status["progressPercentage"] == 100
 
 
-def test_a_queued_job_starts_after_an_api_restart(tmp_path: Path) -> None:
-    """A job still waiting for a slot when the API stops is started by the next API process."""
-    home = tmp_path / "home"
-    with live_api(home, kill_at_exit=False) as first:
-        first.app.state.manager.local.max_jobs = 0  # nothing starts in this process
-        body = {**TINY, "brief": "How owls see at night"}
-        job_id = first.http.post("/api/videos/generate", json=body).json()["jobId"]
-        assert first.http.get(f"/api/videos/{job_id}/status").json()["status"] == "pending"
-    assert not (home / "api" / "jobs" / job_id / "child.pid").exists()
-    with live_api(home) as second:
-        log = stream(second, job_id)
-    check_log(log)
-    assert log[-1].event == "done"
+def test_a_job_no_runner_takes_fails_in_seconds_saying_why(tmp_path: Path) -> None:
+    """A deployment nobody serves (a stale one in the database, a stopped worker): the job fails, it does not wait."""
+    from flows.make_video import make_video
+
+    make_video.to_deployment(name="nobody-serves").apply()  # created, then never polled
+    with live_api(tmp_path / "home", "make-video/nobody-serves", pickup_seconds=2) as live:
+        refused = live.http.post("/api/videos/generate", json=TINY)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == "no_runner" and "nobody-serves" in refused.json()["message"]
+
+
+def test_a_job_whose_runner_stops_fails_in_seconds_saying_why(tmp_path: Path) -> None:
+    """The runner polled, then stopped before taking the job: the job ends Failed with the reason."""
+    from studio.runner import JobRunner
+
+    runner = JobRunner(name="soon-gone", limit=1, query_seconds=0.5)
+    deployment = runner.start()
+    runner.stop()
+    with live_api(tmp_path / "home", deployment, pickup_seconds=10) as live:
+        created = live.http.post("/api/videos/generate", json=TINY)
+        assert created.status_code == 202, created.text
+        started = time.monotonic()
+        log = stream(live, created.json()["jobId"], timeout=60)
+    assert log[-1].event == "error" and log[-1].data["status"] == "failed"
+    assert "no runner took the job" in log[-1].data["message"] and "soon-gone" in log[-1].data["message"]
+    assert time.monotonic() - started < 60
 
 
 def test_an_expired_video_answers_410_and_the_job_stays_done(live: Live, finished: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from studio.retention import EXPIRED_MARK, prune_ended_jobs
+from studio.retention import ENDED_MARK, EXPIRED_MARK, prune_ended_jobs
 
 DAY = 86_400.0
 
@@ -28,13 +28,10 @@ def make_job(home: Path, job_id: str, key: str, ended: bool = True, age_days: fl
     (run / "segments").mkdir(parents=True, exist_ok=True)
     (run / "segments" / "000.mp4").write_bytes(b"y" * 5000)
     (folder / "job.json").write_text(json.dumps({"job_id": job_id, "out": str(video), "key": key}))
-    records = [{"t": "progress", "stage": "brief", "state": "started"}]
     if ended:
-        records.append({"t": "done", "video": str(video)})
-    progress = folder / "progress.jsonl"
-    progress.write_text("".join(json.dumps(r) + "\n" for r in records))
-    then = time.time() - age_days * DAY
-    os.utime(progress, (then, then))
+        then = time.time() - age_days * DAY
+        (folder / ENDED_MARK).write_text(json.dumps({"status": "done", "video": str(video), "at": then}))
+        os.utime(folder / ENDED_MARK, (then, then))
     return {"folder": folder, "video": video, "run": run}
 
 
@@ -44,7 +41,7 @@ def test_old_ended_jobs_lose_their_video_and_media_but_keep_their_record(tmp_pat
     assert (pruned.jobs, pruned.files, pruned.bytes) == (1, 4, 8000)
     assert not any(job["video"].parent.iterdir())
     assert not job["run"].exists()
-    assert (job["folder"] / "job.json").exists() and (job["folder"] / "progress.jsonl").exists()
+    assert (job["folder"] / "job.json").exists() and (job["folder"] / ENDED_MARK).exists()
     assert (job["folder"] / EXPIRED_MARK).exists()
     assert prune_ended_jobs(tmp_path, keep_seconds=7 * DAY).jobs == 0  # once is enough
 
@@ -91,7 +88,7 @@ def test_the_api_applies_the_policy_when_it_starts(tmp_path: Path) -> None:
         patch.setenv("AURA_HOME", str(tmp_path))
         get_settings.cache_clear()
         try:
-            app = create_app(ApiSettings(runner="local", keep_days=7))
+            app = create_app(ApiSettings(keep_days=7))
             with running_server(app) as base:
                 assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
                 deadline = time.monotonic() + 30
