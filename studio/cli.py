@@ -1,14 +1,24 @@
-"""The `aura` command: generate a video from a brief, with live progress on stderr."""
+"""The `aura` command: generate a video from a brief, with live progress on stderr.
+
+Each command is a small function; what they share lives beside them:
+- `_prepare` turns options into a `VideoRequest` through `tasks.requests` and refuses, with one line and
+  exit 2, everything that can be known before a run (input, keys, extras, voices, output folder, disk):
+  in well under a second, before any Prefect server or SDK starts.
+- `_connect` points Prefect at a running server (the user's, or `aura server start`'s), else at a
+  temporary one of our own that dies with this process (`studio.local_server`).
+- `_execute` runs the flow with Ctrl-C/SIGTERM handling and prints the summary.
+"""
 
 from __future__ import annotations
 
+import atexit
+import errno
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from studio.progress_view import ProgressView
@@ -19,54 +29,90 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Aura: brief → narrated, captioned MP4.",
 )
+server_app = typer.Typer(no_args_is_help=True, help="Keep a local Prefect server running between commands.")
+app.add_typer(server_app, name="server")
 err = Console(stderr=True)
 
 EXAMPLE_TOPIC = "How honeybees communicate"
 EXAMPLE_GOAL = "explain the waggle dance and how bees share where food is"
 
-# CLI option names for the model fields, so that errors name what the user typed
-_OPTION_FOR = {
-    "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience",
-    "goal": "--goal", "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
-    "visual_style": "--style", "resolution": "--resolution", "fps": "--fps", "quality": "--quality",
-    "preset": "--preset", "music": "--music", "caption_style": "--caption-style", "references": "--reference",
-}
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one `error:` line; the caller raises the returned Exit."""
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
-class UsageError(Exception):
-    """Bad input on the command line; the message says what to fix."""
+def _choices(model: str, name: str) -> str:
+    """The accepted values of a schema field, for --help (read from the schema, so that they never drift)."""
+    from tasks import schemas
+
+    annotation = getattr(schemas, model).model_fields[name].annotation
+    values = [v.value if hasattr(v, "value") else v for v in (list(annotation) if isinstance(annotation, type)
+                                                               else get_args(annotation))]
+    return ", ".join(str(v) for v in values if v != "none")
 
 
-def _explain(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "input"
-    option = _OPTION_FOR.get(field, field)
-    value = first.get("input")
-    shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
-    message = first["msg"].removeprefix("Value error, ")
-    if field == "topic" and first["type"] == "string_too_short":
-        message, shown = "the topic is empty: say what the video is about", ""
-    return f"{option}: {message}{shown}"
+def _default(model: str, name: str) -> Any:
+    from tasks import schemas
+
+    value = getattr(schemas, model).model_fields[name].default
+    return value.value if hasattr(value, "value") else value
 
 
-def _build(values: dict[str, Any]) -> tuple[Any, Any, Any, str]:
-    """Validate the options into (Brief, RenderSpec, Providers, output path) or raise UsageError."""
-    from tasks.preflight import BriefError, check_output_path
-    from tasks.schemas import Brief, Providers, RenderSpec
+# ------------------------------------------------------------------------------------------------
+# before the run: validate and check, fast
+
+
+def _prepare(brief: dict[str, Any], render: dict[str, Any], providers: dict[str, Any], out: Path | None,
+             mkdir: bool, budget: float | None) -> Any:
+    """The validated, checked request, or exit 2 with one line saying what to fix."""
+    from tasks.requests import RequestError, build_request, check_ready
 
     try:
-        brief = Brief(**{k: v for k, v in values["brief"].items() if v is not None})
-        render = RenderSpec(**{k: v for k, v in values["render"].items() if v is not None})
-        providers = Providers(**{k: v for k, v in values["providers"].items() if v is not None})
-    except ValidationError as exc:
-        raise UsageError(_explain(exc)) from exc
-    out = ""
-    if values["out"] is not None:
+        request = build_request(brief, render, providers, out=out, mkdir=mkdir, budget=budget)
+        check_ready(request, allow_paths=True)
+    except RequestError as exc:
+        raise _fail(str(exc)) from None
+    return request
+
+
+# ------------------------------------------------------------------------------------------------
+# the Prefect API this command talks to
+
+
+def _connect() -> None:
+    """Use a running Prefect server, else start a temporary one that dies with us (it starts while we import)."""
+    from studio.local_server import ServerError, TemporaryServer, prefect_home, running_url
+
+    url = running_url()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+        return
+    try:
+        server = TemporaryServer(prefect_home() / "aura-temporary-server.log")
+    except (OSError, ServerError) as exc:
+        raise _fail(f"cannot start a temporary Prefect server: {exc}", 1) from None
+    atexit.register(server.stop)  # registered before Prefect's own exit hooks, so it runs after they flush
+    os.environ["PREFECT_API_URL"] = server.url
+    _CONNECTED.append(server)
+
+
+_CONNECTED: list[Any] = []
+
+
+def _wait_connected() -> None:
+    from studio.local_server import ServerError
+
+    for server in _CONNECTED:
         try:
-            out = str(check_output_path(values["out"]))
-        except BriefError as exc:
-            raise UsageError(f"--out: {exc}") from exc
-    return brief, render, providers, out
+            server.wait_ready()
+        except ServerError as exc:
+            raise _fail(str(exc), 1) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
 
 
 def _quiet_prefect() -> None:
@@ -78,8 +124,9 @@ def _quiet_prefect() -> None:
 
 
 def _summary(video: Any) -> None:
+    scenes = f"{video.scenes} scene{'' if video.scenes == 1 else 's'}"
     err.print(f"[bold green]✓[/] {video.title}: {video.duration:.1f} s, {video.width}×{video.height}, "
-              f"{video.scenes} scenes, {video.size_bytes / 1e6:.1f} MB")
+              f"{scenes}, {video.size_bytes / 1e6:.1f} MB", highlight=False)
     for stage, m in video.metrics.items():
         note = " (cached)" if m.cached else ""
         err.print(f"  {stage:<12} {m.seconds:7.2f} s  {m.items_done:>3} done  {m.provider}{note}", highlight=False)
@@ -90,12 +137,21 @@ def _summary(video: Any) -> None:
         err.print(f"[yellow]degraded[/] {stage}: {reason}", soft_wrap=True)
 
 
-def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
-    try:
-        brief, render, providers, out = _build(values)
-    except UsageError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+def _os_error(exc: OSError) -> str:
+    """One line for an ordinary OS error, naming what to fix."""
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full writing{where}: free space, or choose another folder (--out, AURA_HOME)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"not allowed to write{where}: choose a folder you can write (--out, AURA_HOME)"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"{exc.filename or 'a path'} is in the way: a file where a folder is needed (--out, AURA_HOME)"
+    return f"{exc.strerror or exc}{':' + where if where else ''}"
+
+
+def _execute(request: Any, as_json: bool, verbose: bool) -> None:
+    """Run the flow for `request`, with Ctrl-C/SIGTERM cancelling cleanly, and print the result."""
+    _connect()
     if not verbose:
         _quiet_prefect()
     import signal
@@ -105,8 +161,10 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
     from flows.make_video import make_video
     from providers.errors import AuraError
     from providers.media.process import kill_all_children
-    from tasks.runtime.cancellation import children_stopped_on_interrupt
+    from tasks.runtime.cancellation import children_die_with_me, children_stopped_on_interrupt
 
+    children_die_with_me()  # whatever kills us (SIGKILL included), no server or ffmpeg of ours outlives us
+    _wait_connected()
     grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
     cancelling = threading.Event()
     cancel_lock = threading.Lock()
@@ -119,7 +177,7 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
             err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
 
     def leave() -> None:
-        """Stop every child process (ffmpeg, the temporary API server) and exit 130 now."""
+        """Stop every child process (ffmpeg, the temporary API server) and exit now."""
         import psutil
 
         kill_all_children()
@@ -139,26 +197,11 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         os._exit(exit_code[0])
 
     def leave_after(seconds: float) -> None:
-        # Prefect marks the run crashed and winds its threads down; when it cannot (Ctrl-C in a terminal
-        # also stops the temporary API server it reports to) it would retry for minutes: leave instead
-        import psutil
-
-        def alive(proc: psutil.Process) -> bool:
-            try:
-                return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-            except psutil.Error:
-                return False
-
-        servers = []  # the temporary API server Prefect started for this run, if any
-        for child in psutil.Process().children():
-            try:
-                if "prefect.server" in " ".join(child.cmdline()):
-                    servers.append(child)
-            except psutil.Error:
-                continue
+        # Prefect marks the run crashed and winds its threads down; when it cannot, it would retry for
+        # minutes: leave instead
         time.sleep(0.5)  # the stopped ffmpeg's tasks remove their temporary files
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not (servers and not any(alive(s) for s in servers)):
+        while time.monotonic() < deadline:
             time.sleep(0.1)
         leave()
 
@@ -180,16 +223,14 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         threading.Thread(target=begin_cancel, args=(signum,), daemon=True).start()
         raise KeyboardInterrupt
 
-    # SIGTERM (kill, systemd, a container stopping) is a cancel too: by default Python would die at
-    # once and leave Prefect's temporary API server running
-
+    # SIGTERM (kill, systemd, a container stopping) is a cancel too
     view = ProgressView(err, enabled=not verbose)
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)
     try:
         # ffmpeg is killed the moment Ctrl-C arrives, whichever thread the kernel hands it to
         with view, children_stopped_on_interrupt(on_signal=begin_cancel):
-            video = make_video(brief=brief, render=render, providers=providers, out=out, budget=values.get("budget"))
+            video = make_video(**request.flow_parameters())
     except KeyboardInterrupt:
         kill_all_children()
         say_cancelled()
@@ -198,8 +239,9 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         if cancelling.is_set():  # a stage that failed because Ctrl-C stopped its ffmpeg
             say_cancelled()
             raise typer.Exit(exit_code[0]) from None
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise _fail(str(exc), 1) from None
+    except OSError as exc:
+        raise _fail(_os_error(exc), 1) from None
     finally:
         if not cancelling.is_set():
             signal.signal(signal.SIGINT, previous)
@@ -211,73 +253,95 @@ def _run(values: dict[str, Any], as_json: bool, verbose: bool) -> None:
         print(video.path)
 
 
+# ------------------------------------------------------------------------------------------------
+# commands
+
+
 @app.command()
 def generate(
     topic: Annotated[str, typer.Argument(help="What the video is about, e.g. 'How honeybees communicate'.")],
-    duration: Annotated[float, typer.Option(help="Target length in seconds (10 to 1800).")] = 60.0,
-    aspect: Annotated[str, typer.Option(help="Frame shape: 16:9, 9:16 or 1:1.")] = "16:9",
-    out: Annotated[Path | None, typer.Option(help="Output .mp4 (default: under AURA_HOME/videos).")] = None,
+    duration: Annotated[float, typer.Option(help="Target length in seconds, 10 to 1800.")] = 60.0,
+    aspect: Annotated[str, typer.Option(help=f"Frame shape: {_choices('Brief', 'aspect')}.")] = "16:9",
+    out: Annotated[Path | None, typer.Option(
+        help="Output .mp4; its folder must exist (see --mkdir). Default: AURA_HOME/videos/TOPIC-KEY.mp4.",
+        show_default=False)] = None,
+    mkdir: Annotated[bool, typer.Option("--mkdir", help="Create the --out folder if it does not exist.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
-    audience: Annotated[str | None, typer.Option(help="Who will watch it.")] = None,
-    goal: Annotated[str | None, typer.Option(help="What viewers should know or do afterwards.")] = None,
-    tone: Annotated[str | None, typer.Option(help="Tone of the narration, e.g. friendly, formal.")] = None,
-    language: Annotated[str | None, typer.Option(help="Narration language code, e.g. en, de, fr.")] = None,
-    pacing: Annotated[str | None, typer.Option(help="chill, conversational or fast.")] = None,
-    density: Annotated[str | None, typer.Option(help="sparse, balanced or dense (scenes per minute).")] = None,
-    style: Annotated[str | None, typer.Option(help="Visual style words for the images.")] = None,
-    resolution: Annotated[str | None, typer.Option(help="720p or 1080p.")] = None,
-    fps: Annotated[int | None, typer.Option(help="24, 25, 30 or 60 frames per second.")] = None,
-    quality: Annotated[str | None, typer.Option(help="draft, standard or high.")] = None,
+    audience: Annotated[str, typer.Option(help="Who will watch it.")] = _default("Brief", "audience"),
+    goal: Annotated[str, typer.Option(help="What viewers should know or do afterwards.")] = "",
+    tone: Annotated[str, typer.Option(help="Tone of the narration, e.g. friendly, formal.")] = _default(
+        "Brief", "tone"),
+    language: Annotated[str, typer.Option(help="Narration language code, e.g. en, de, fr.")] = "en",
+    pacing: Annotated[str, typer.Option(help=f"Speaking pace: {_choices('Brief', 'pacing')}.")] = _default(
+        "Brief", "pacing"),
+    density: Annotated[str, typer.Option(
+        help=f"Scenes per minute: {_choices('Brief', 'density')}.")] = _default("Brief", "density"),
+    style: Annotated[str, typer.Option(help="Visual style words for the images.")] = _default(
+        "Brief", "visual_style"),
+    resolution: Annotated[str, typer.Option(
+        help=f"Frame size (short side): {_choices('RenderSpec', 'resolution')}.")] = _default(
+        "RenderSpec", "resolution"),
+    fps: Annotated[int, typer.Option(help=f"Frames per second: {_choices('RenderSpec', 'fps')}.")] = _default(
+        "RenderSpec", "fps"),
+    quality: Annotated[str, typer.Option(
+        help=f"Encoder effort: {_choices('RenderSpec', 'quality')}.")] = _default("RenderSpec", "quality"),
     captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Burn in captions.")] = True,
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="Slow zoom on each image.")] = True,
-    llm: Annotated[str | None, typer.Option(help="Script writer: local, openai:MODEL, ollama:MODEL.")] = None,
+    llm: Annotated[str | None, typer.Option(
+        help="Script writer: local, openai:MODEL, ollama:MODEL, openai-compat:MODEL. (default: AURA_LLM or local)",
+        show_default=False)] = None,
     voice: Annotated[str | None, typer.Option(
-        help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL.")] = None,
-    images: Annotated[str | None, typer.Option(help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL.")] = None,
-    renderer: Annotated[str | None, typer.Option(help="Renderer: ffmpeg (default) or moviepy.")] = None,
+        help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL. (default: AURA_TTS or local)",
+        show_default=False)] = None,
+    images: Annotated[str | None, typer.Option(
+        help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL. (default: AURA_IMAGES or local)",
+        show_default=False)] = None,
+    renderer: Annotated[str | None, typer.Option(
+        help="Renderer: ffmpeg or moviepy. (default: AURA_RENDERER or ffmpeg)", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show Prefect's logs instead of progress bars.")] = False,
     preset: Annotated[str | None, typer.Option(
-        help="youtube-1080p, shorts (1080x1920 for Shorts/TikTok/Reels), square, draft-720p or 4k (H.265); "
-             "sets the frame size and shape instead of --resolution and --aspect.")] = None,
+        help=f"{_choices('RenderSpec', 'preset')}: sets the frame size and shape instead of --resolution and "
+             "--aspect (shorts is 1080x1920 for Shorts/TikTok/Reels; 4k is H.265).", show_default=False)] = None,
     music: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, help="Background music file: looped or trimmed, ducked under the voice.")] = None,
-    caption_style: Annotated[str | None, typer.Option(
-        help="phrase (a phrase at a time) or karaoke (word by word, the spoken word highlighted).")] = None,
+        exists=True, dir_okay=False, help="Background music file: looped or trimmed, ducked under the voice.",
+        show_default=False)] = None,
+    caption_style: Annotated[str, typer.Option(
+        help="phrase (a phrase at a time) or karaoke (word by word, the spoken word highlighted).")] = _default(
+        "RenderSpec", "caption_style"),
     reference: Annotated[list[Path] | None, typer.Option(
-        exists=True, dir_okay=False, help="A text file of reference material for the script (repeatable).")] = None,
-    budget: Annotated[float | None, typer.Option(help="Most USD the run may cost; refused before it starts.")] = None,
+        exists=True, dir_okay=False, help="A text file of reference material for the script (repeatable).",
+        show_default=False)] = None,
+    budget: Annotated[float | None, typer.Option(
+        help="Most USD the run may cost; refused before it starts. (default: AURA_BUDGET or none)",
+        show_default=False)] = None,
     profile: Annotated[str | None, typer.Option(
         help="default, debug (long timeouts, temp files kept, verbose) or quick-demo (short timeouts, "
-             "one retry, template script if the LLM's fails).")] = None,
+             "one retry, template script if the LLM's fails). (default: AURA_PROFILE or default)",
+        show_default=False)] = None,
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
-    from tasks.render_presets import PRESETS
     from tasks.runtime.profiles import PROFILES
 
-    if profile and profile not in PROFILES:
-        err.print(f"error: --profile: choose one of {', '.join(PROFILES)} (got {profile!r})", soft_wrap=True)
-        raise typer.Exit(2)
-    if profile:
+    if profile is not None and profile not in PROFILES:
+        raise _fail(f"--profile: choose one of {', '.join(PROFILES)} (got {profile!r})")
+    if profile is not None:
         os.environ["AURA_PROFILE"] = profile  # read when the tasks are defined, so before the flow is imported
         get_settings.cache_clear()
-    settings = get_settings()
-    if preset in PRESETS:
-        aspect = PRESETS[preset].aspect  # the preset's frame decides the shape the brief is written for
-    values = {
-        "brief": {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
-                  "tone": tone, "language": language, "pacing": pacing, "density": density, "visual_style": style,
-                  "references": tuple(p.read_text(errors="replace") for p in reference) if reference else None},
-        "render": {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion,
-                   "preset": preset, "music": str(music.resolve()) if music else None,
-                   "caption_style": caption_style},
-        "providers": {"llm": llm or settings.llm, "tts": voice or settings.tts, "images": images or settings.images,
-                      "renderer": renderer or settings.renderer},
-        "out": out,
-        "budget": budget,
-    }
-    _run(values, as_json, verbose)
+    try:
+        texts = tuple(p.read_text(errors="replace") for p in reference) if reference else None
+    except OSError as exc:
+        raise _fail(f"--reference: {_os_error(exc)}") from None
+    request = _prepare(
+        {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal, "tone": tone,
+         "language": language, "pacing": pacing, "density": density, "visual_style": style, "references": texts},
+        {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion,
+         "preset": preset, "music": str(music.resolve()) if music else None, "caption_style": caption_style},
+        {"llm": llm, "tts": voice, "images": images, "renderer": renderer},
+        out, mkdir, budget,
+    )
+    _execute(request, as_json, verbose)
 
 
 @app.command()
@@ -286,24 +350,66 @@ def demo(
     duration: Annotated[float, typer.Option(help="Target length in seconds.")] = 60.0,
 ) -> None:
     """Render the built-in example brief (60 s, 1280×720) fully offline."""
-    values = {
-        "brief": {"topic": EXAMPLE_TOPIC, "duration": duration, "audience": "curious teenagers", "goal": EXAMPLE_GOAL},
-        "render": {},
-        "providers": {},
-        "out": out,
-    }
-    _run(values, as_json=False, verbose=False)
+    request = _prepare({"topic": EXAMPLE_TOPIC, "duration": duration, "audience": "curious teenagers",
+                        "goal": EXAMPLE_GOAL}, {}, {"llm": "local", "tts": "local", "images": "local"},
+                       out, False, None)
+    _execute(request, as_json=False, verbose=False)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    allow_open: Annotated[bool, typer.Option(
+        "--allow-open", help="Serve beyond loopback without API keys (refused otherwise).")] = False,
 ) -> None:
-    """Start the REST API (with live progress over SSE) and the web page."""
+    """Start the REST API (with live progress over SSE), the web page, and a runner for its jobs."""
     from studio.server import run_server
 
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, allow_open=allow_open)
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port of the Prefect API and UI (0: any free port).")] = 4200,
+) -> None:
+    """Start a Prefect server in the background; every `aura` command then uses it and starts in about a second."""
+    from studio.local_server import ServerError, configured_url, start_persistent
+
+    configured = configured_url()
+    if configured:
+        raise _fail(f"PREFECT_API_URL is set ({configured}): aura already uses that server", 1)
+    try:
+        info = start_persistent(port)
+    except (OSError, ServerError) as exc:
+        raise _fail(str(exc), 1) from None
+    err.print(f"Prefect server running at {info.url} (UI: http://127.0.0.1:{info.port}, pid {info.pid}); "
+              "stop it with `aura server stop`", highlight=False, soft_wrap=True)
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the Prefect server `aura server start` started."""
+    from studio.local_server import stop_persistent
+
+    info = stop_persistent()
+    err.print(f"stopped the Prefect server at {info.url}" if info else "no Prefect server of aura's is running",
+              highlight=False)
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say which Prefect server `aura` commands use (exit 1 when each command starts its own)."""
+    from studio.local_server import configured_url, running_url
+
+    url = running_url()
+    if url is None:
+        err.print("no server running: each command starts a temporary one (a few seconds); "
+                  "`aura server start` keeps one running", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    source = "PREFECT_API_URL" if configured_url() else "aura server start"
+    print(url)
+    err.print(f"aura commands use {url} ({source})", highlight=False)
 
 
 def main() -> None:
@@ -311,10 +417,12 @@ def main() -> None:
     # before Prefect is imported: its settings are read once, at import
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    # Prefect creates its home folder without parents, then fails to start its temporary server
-    Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().mkdir(parents=True, exist_ok=True)
-    # the temporary API server can take longer than Prefect's 20 s default on a busy 2-core machine
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    try:  # Prefect creates its home folder without parents, then fails to start
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.print(f"error: PREFECT_HOME: {_os_error(exc)}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
     if "-v" not in sys.argv and "--verbose" not in sys.argv:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     app()

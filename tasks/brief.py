@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from providers.settings import get_settings
-from tasks.preflight import BriefError, check_machine, check_output_path
+from tasks.preflight import BriefError, check_machine, check_output_path, scratch_bytes
 from tasks.runtime.caching import resumable
 from tasks.schemas import Brief, Preflight, RenderSpec
 
@@ -22,6 +22,7 @@ def validate_brief(brief: Brief, render: RenderSpec, out: str, run_dir: str) -> 
     target = check_output_path(out)
     settings = get_settings()
 
-    check_machine(Path(run_dir), settings.min_free_disk_gb, 0)
+    # the run folder holds this job's scratch (segments, audio, stills): its need grows with the video
+    check_machine(Path(run_dir), scratch_bytes(brief, render) / 1e9, 0)
     preflight = check_machine(target.parent, settings.min_free_disk_gb, settings.min_free_memory_mb)
     return preflight

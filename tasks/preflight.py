@@ -1,23 +1,47 @@
-"""Pure preflight checks: can the output be written, and does the machine have what a run needs."""
+"""Pure preflight checks: can the output be written, does the machine have what a run needs, and are the
+chosen providers usable (key set, extra installed, voice known) — all answered in milliseconds, before
+any Prefect server or SDK is started, so that a front door can refuse with one line (CLI exit 2, API 4xx).
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from providers.errors import ConfigurationError
 from providers.media.process import ffmpeg_exe
-from tasks.schemas import Preflight
+from providers.registry import ProviderSpec, missing_dependency
+from providers.settings import Settings
+from tasks.schemas import Brief, Preflight, RenderSpec
 
-__all__ = ["BriefError", "check_machine", "check_output_path"]
+__all__ = [
+    "BriefError", "check_free_space", "check_home", "check_key", "check_machine", "check_output_folder",
+    "check_output_path", "check_provider", "check_voice", "scratch_bytes",
+]
 
 
 class BriefError(ValueError):
     """The brief or the requested output cannot be used; the message says what to fix."""
+
+
+# vendor -> (settings field, variable to set, whether a Prefect Secret block may hold it instead)
+_NEEDS: dict[str, tuple[str, str, bool]] = {
+    "openai": ("openai_api_key", "OPENAI_API_KEY", True),
+    "elevenlabs": ("elevenlabs_api_key", "ELEVENLABS_API_KEY", True),
+    "openai-compat": ("llm_base_url", "AURA_LLM_BASE_URL", False),
+}
+
+# scratch per second of video at 1280×720 (segments, audio, stills, the join): issue 13 measured about
+# 2.1 GB for a 30-minute video; a little more here so that a run never fills the disk on the last scene
+_SCRATCH_PER_SECOND = 1.3e6
+_SCRATCH_FLOOR = 100e6
 
 
 def check_output_path(out: str | os.PathLike[str]) -> Path:
@@ -38,6 +62,125 @@ def check_output_path(out: str | os.PathLike[str]) -> Path:
     return parent / path.name
 
 
+def check_output_folder(out: str | os.PathLike[str], create: bool) -> Path:
+    """`check_output_path`, and the folder must exist unless `create` asks for it to be made by the run."""
+    target = check_output_path(out)
+    if not create and not target.parent.is_dir():
+        raise BriefError(f"the folder {target.parent} does not exist: create it, or ask for it with --mkdir")
+    return target
+
+
+def scratch_bytes(brief: Brief, render: RenderSpec) -> int:
+    """Disk a run of this brief needs in its run folder, estimated from its length and frame size."""
+    width, height = render.frame_size(brief.aspect)
+    scale = max(0.25, width * height / (1280 * 720))
+    return int(_SCRATCH_FLOOR + brief.duration * _SCRATCH_PER_SECOND * scale)
+
+
+def _existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_free_space(brief: Brief, render: RenderSpec, run_root: Path, out: Path | None) -> None:
+    """Refuse a job whose run folder (scratch) and output folder (the video) would not fit on their disks."""
+    scratch = scratch_bytes(brief, render)
+    video = scratch // 2  # the join copies the segments: the video is about their size, under half the scratch
+    needs: dict[Path, int] = {}
+    where = _existing(run_root.expanduser())
+    needs[where] = scratch
+    if out is not None:
+        target = _existing(out.parent)
+        same_disk = target.stat().st_dev == where.stat().st_dev
+        needs[where if same_disk else target] = needs.get(where if same_disk else target, 0) + video
+    for folder, need in needs.items():
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise BriefError(
+                f"only {free / 1e9:.2f} GB free in {folder}; a {brief.duration:g} s video needs about "
+                f"{need / 1e9:.2f} GB there: free space or choose another folder (AURA_HOME, --out)"
+            )
+
+
+def check_home(home: Path) -> None:
+    """Refuse an AURA_HOME that is not a folder Aura can create or write."""
+    home = home.expanduser()
+    if home.exists() and not home.is_dir():
+        raise BriefError(f"{home} is a file, not a folder: point AURA_HOME at a folder")
+    existing = _existing(home)
+    if not existing.is_dir():
+        raise BriefError(f"{existing} is a file, not a folder: point AURA_HOME at a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BriefError(f"{existing} is not writable: point AURA_HOME at a folder you can write")
+
+
+def check_key(spec: ProviderSpec, settings: Settings) -> None:
+    """Refuse a provider whose key (or base URL) is not set, naming the variable to set."""
+    need = _NEEDS.get(spec.vendor)
+    if need is None:
+        return
+    field, variable, block_ok = need
+    value = getattr(settings, field)
+    text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    if text or (block_ok and settings.secret_blocks):  # a Secret block is looked up by the run itself
+        return
+    raise BriefError(f"{spec} needs {variable}: set it in the environment or in .env")
+
+
+def check_voice(spec: ProviderSpec, allow_paths: bool = False) -> None:
+    """Refuse a voice its engine does not have (names from the engine's own list, never paths).
+
+    `allow_paths` lets a local engine take a voice file named explicitly (the CLI only, never the API).
+    """
+    try:
+        voices = importlib.import_module("providers.tts.voices")
+    except ImportError:  # no catalogue: espeak's names from its data folder
+        voices = None
+    engine_check: Callable[..., object] | None = getattr(voices, "check_voice", None)
+    if engine_check is not None:
+        try:
+            engine_check(str(spec), allow_paths=allow_paths)
+        except (ConfigurationError, ValueError) as exc:
+            raise BriefError(str(exc)) from exc
+        return
+    if spec.vendor not in ("espeak", "local") or not spec.model:
+        return
+    base, _, variant = spec.model.partition("+")
+    names, variants = _espeak_voices()
+    if base.lower() not in names or (variant and variant.lower() not in variants):
+        close = sorted(v for v in names if v.startswith(base.lower()[:2]))[:8]
+        hint = f"e.g. {', '.join(close)}" if close else "e.g. en, en-us, de, fr"
+        raise BriefError(f"espeak-ng has no voice {spec.model!r}: {hint} (see the espeak-ng voice list)")
+
+
+@functools.cache
+def _espeak_voices() -> tuple[frozenset[str], frozenset[str]]:
+    """espeak-ng's voice identifiers and names, and its variants, read from the wheel's data folder."""
+    import espeakng_loader
+
+    data = Path(espeakng_loader.get_data_path())
+    voices: set[str] = set()
+    for file in (data / "lang").rglob("*"):
+        if file.is_file():
+            voices.add(file.name.lower())
+            for line in file.read_text(errors="replace").splitlines():
+                if line.startswith("name "):
+                    voices.add(line.removeprefix("name ").strip().lower())
+    variants = {f.name.lower() for f in (data / "voices" / "!v").glob("*") if f.is_file()}
+    return frozenset(voices), frozenset(variants)
+
+
+def check_provider(spec: ProviderSpec, settings: Settings, allow_paths: bool = False) -> None:
+    """Everything about one provider that can be known before a run: extra installed, key set, voice known."""
+    missing = missing_dependency(spec)
+    if missing:
+        raise BriefError(missing)
+    check_key(spec, settings)
+    if spec.capability == "tts":
+        check_voice(spec, allow_paths)
+
+
 def check_machine(folder: Path, min_disk_gb: float, min_memory_mb: int) -> Preflight:
     """Check that ffmpeg runs, that `folder`'s disk has room, and that memory is available."""
     exe = ffmpeg_exe()
@@ -45,9 +188,7 @@ def check_machine(folder: Path, min_disk_gb: float, min_memory_mb: int) -> Prefl
         subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, check=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ConfigurationError(f"ffmpeg does not run ({exe}): reinstall imageio-ffmpeg or set AURA_FFMPEG") from exc
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
+    existing = _existing(folder)
     free_gb = shutil.disk_usage(existing).free / 1e9
     if free_gb < min_disk_gb:
         raise ConfigurationError(

@@ -1,0 +1,187 @@
+"""One vocabulary at the front: a request (CLI options, an API body, a briefs file) becomes Brief, RenderSpec
+and Providers here, and its errors are told in the caller's own field names.
+
+For every front door:
+- `build_request(brief, render, providers, names=..., out=..., mkdir=..., budget=...) -> VideoRequest`:
+  field dicts (None = the default) → validated values; provider specs parsed once into `ProviderSpec`s
+  (unknown vendor refused); `out` checked. Raises `RequestError` (`.field` in the caller's words, `.message`).
+- `request_from_json(body, names=JSON_NAMES) -> VideoRequest`: the same for a JSON object shaped like the flow's
+  parameters: {"brief": {...} or "a topic", "render": {...}, "providers": {...}, "out": "", "budget": null}.
+- `check_ready(request, names=..., allow_paths=False)`: everything knowable before a run, in milliseconds and
+  without Prefect: extras installed, keys set, voice known, free disk for this job (RequestError; CLI exit 2,
+  API 4xx). `allow_paths` only for the CLI (a Piper voice file named by the machine's own user).
+- `explain(exc, names) -> RequestError`: a pydantic ValidationError in the caller's field names.
+- `CLI_NAMES`, `JSON_NAMES`: field name maps (model field → what the caller typed); pass your own for an API body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from providers.errors import ConfigurationError
+from providers.registry import ProviderSpec, parse_provider
+from providers.settings import Settings, get_settings
+from tasks.preflight import BriefError, check_free_space, check_home, check_output_folder, check_provider
+from tasks.schemas import Brief, Providers, RenderSpec
+
+__all__ = [
+    "CLI_NAMES", "JSON_NAMES", "RequestError", "VideoRequest", "build_request", "check_ready", "explain",
+    "request_from_json",
+]
+
+CAPABILITIES = ("llm", "tts", "images", "renderer")
+
+# model field -> the CLI's name for it
+CLI_NAMES: dict[str, str] = {
+    "topic": "TOPIC", "duration": "--duration", "aspect": "--aspect", "audience": "--audience", "goal": "--goal",
+    "tone": "--tone", "language": "--language", "pacing": "--pacing", "density": "--density",
+    "visual_style": "--style", "references": "--reference", "resolution": "--resolution", "fps": "--fps",
+    "quality": "--quality", "captions": "--captions", "motion": "--motion", "preset": "--preset",
+    "music": "--music", "caption_style": "--caption-style", "llm": "--llm", "tts": "--voice",
+    "images": "--images", "renderer": "--renderer", "out": "--out", "budget": "--budget",
+}
+
+# model field -> its place in a JSON body shaped like the flow's parameters
+JSON_NAMES: dict[str, str] = {
+    **{name: f"brief.{name}" for name in Brief.model_fields},
+    **{name: f"render.{name}" for name in RenderSpec.model_fields},
+    **{name: f"providers.{name}" for name in Providers.model_fields},
+    "out": "out", "budget": "budget",
+}
+
+
+class RequestError(ValueError):
+    """A request that cannot run; `field` is the caller's name for what to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A validated request: the flow's parameters plus the parsed provider specs."""
+
+    brief: Brief
+    render: RenderSpec
+    providers: Providers
+    specs: Mapping[str, ProviderSpec] = field(default_factory=dict)
+    out: Path | None = None
+    budget: float | None = None
+
+    def flow_parameters(self) -> dict[str, Any]:
+        """The keyword arguments of `flows.make_video.make_video` (or a deployment run's parameters)."""
+        return {"brief": self.brief, "render": self.render, "providers": self.providers,
+                "out": str(self.out) if self.out else "", "budget": self.budget}
+
+
+def explain(exc: ValidationError, names: Mapping[str, str]) -> RequestError:
+    """The first validation error, named as the caller named the field."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = loc[0] if loc else "input"
+    where = names.get(key, key)
+    value = first.get("input")
+    shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list, tuple)) else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if key == "topic" and first["type"] in ("string_too_short", "value_error"):
+        message, shown = "the topic is empty: say what the video is about", ""
+    return RequestError(where, f"{message}{shown}")
+
+
+def _given(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (values or {}).items() if v is not None}
+
+
+def build_request(
+    brief: Mapping[str, Any],
+    render: Mapping[str, Any] | None = None,
+    providers: Mapping[str, Any] | None = None,
+    *,
+    names: Mapping[str, str] = CLI_NAMES,
+    out: str | Path | None = None,
+    mkdir: bool = True,
+    budget: float | None = None,
+    settings: Settings | None = None,
+) -> VideoRequest:
+    """Validate one request's fields (None: the default; providers default to the settings') or raise RequestError.
+
+    `out` must end in .mp4 in a writable place; its folder must exist unless `mkdir`.
+    """
+    settings = settings or get_settings()
+    brief_fields, render_fields = _given(brief), _given(render)
+    try:
+        spec = RenderSpec(**render_fields)
+        chosen = spec.chosen_preset()
+        if chosen is not None:  # the preset's frame decides the shape the brief is written for
+            brief_fields["aspect"] = chosen.aspect
+        made = Brief(**brief_fields)
+    except ValidationError as exc:
+        raise explain(exc, names) from None
+    wanted = {"llm": settings.llm, "tts": settings.tts, "images": settings.images, "renderer": settings.renderer}
+    wanted |= _given(providers)
+    specs: dict[str, ProviderSpec] = {}
+    for capability in CAPABILITIES:
+        try:
+            specs[capability] = parse_provider(capability, str(wanted[capability]))
+        except ConfigurationError as exc:
+            raise RequestError(names.get(capability, capability), str(exc)) from None
+    try:
+        chosen_providers = Providers(**{c: str(s) for c, s in specs.items()})
+    except ValidationError as exc:
+        raise explain(exc, names) from None
+    target = None
+    if out is not None and str(out) != "":
+        try:
+            target = check_output_folder(out, create=mkdir)
+        except BriefError as exc:
+            raise RequestError(names.get("out", "out"), str(exc)) from None
+    if budget is not None and budget < 0:
+        raise RequestError(names.get("budget", "budget"), f"must be 0 or more (got {budget!r})")
+    return VideoRequest(made, spec, chosen_providers, specs, target, budget)
+
+
+def request_from_json(body: Mapping[str, Any], names: Mapping[str, str] = JSON_NAMES,
+                      settings: Settings | None = None) -> VideoRequest:
+    """A request from a JSON object shaped like the flow's parameters (a briefs-file entry, a deployment run)."""
+    unknown = sorted(set(body) - {"brief", "render", "providers", "out", "budget"})
+    if unknown:
+        raise RequestError(unknown[0], "not a field: use brief, render, providers, out or budget")
+    brief = body.get("brief")
+    if isinstance(brief, str):
+        brief = {"topic": brief}
+    for part, value in (("brief", brief), ("render", body.get("render")), ("providers", body.get("providers"))):
+        if value is not None and not isinstance(value, Mapping):
+            raise RequestError(part, "must be an object")
+    if not brief:
+        raise RequestError(names.get("topic", "brief.topic"), "the topic is empty: say what the video is about")
+    return build_request(brief, body.get("render"), body.get("providers"), names=names, out=body.get("out"),
+                         mkdir=True, budget=body.get("budget"), settings=settings)
+
+
+def check_ready(request: VideoRequest, names: Mapping[str, str] = CLI_NAMES, settings: Settings | None = None,
+                allow_paths: bool = False) -> None:
+    """Refuse what would fail later anyway: a missing extra or key, an unknown voice, too little disk.
+
+    `allow_paths`: a local voice may be a file named explicitly (the CLI's user owns the machine; never the API).
+    """
+    settings = settings or get_settings()
+    try:
+        check_home(settings.home)
+    except BriefError as exc:
+        raise RequestError("AURA_HOME", str(exc)) from None
+    for capability, spec in request.specs.items():
+        try:
+            check_provider(spec, settings, allow_paths)
+        except BriefError as exc:
+            raise RequestError(names.get(capability, capability), str(exc)) from None
+    try:
+        check_free_space(request.brief, request.render, settings.runs_dir, request.out)
+    except BriefError as exc:
+        raise RequestError(names.get("out", "out") if request.out else "AURA_HOME", str(exc)) from None
