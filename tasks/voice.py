@@ -52,7 +52,7 @@ def clamp_words(words: tuple[WordTiming, ...], duration: float) -> tuple[WordTim
 
 
 @task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["voice"])
+      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.task_timeout("voice"))
 def synthesize_narration(run_dir: str, index: int, text: str, tts: str, voice: VoiceSettings,
                          total: int = 1) -> Narration:
     """Speak one scene's narration; its duration is measured from the audio itself."""

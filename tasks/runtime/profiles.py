@@ -8,6 +8,13 @@
 
 The profile is read when the tasks are defined (import time), so a worker or CLI process picks it
 up from its environment; it is not a flow parameter and not part of a job's identity.
+
+Task timeouts: Prefect enforces `timeout_seconds` only in the thread that runs the flow. Mapped tasks run
+in the task runner's worker threads, where a timeout cannot interrupt the blocking call (a TTS request, an
+ffmpeg render): it fires only after the call has returned, failing work that did finish, and Prefect warns
+"Timeout of … seconds configured … running in a worker thread" for every such task run. So `task_timeout`
+gives those stages no task timeout; each of their calls is bounded where it blocks instead (the vendors'
+request timeouts AURA_TTS_TIMEOUT / AURA_IMAGE_TIMEOUT, the ffmpeg timeout that kills the process).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from providers.errors import ConfigurationError
 from providers.settings import get_settings
 
-__all__ = ["PROFILES", "Profile", "active_profile"]
+__all__ = ["PROFILES", "THREADED_STAGES", "Profile", "active_profile"]
 
 
 class Profile(BaseModel):
@@ -34,6 +41,13 @@ class Profile(BaseModel):
     log_level: str = "INFO"
     template_on_invalid_script: bool = False
 
+    def task_timeout(self, stage: str) -> float | None:
+        """`timeout_seconds` for a stage's tasks: none where Prefect could not enforce it (worker threads)."""
+        return None if stage in THREADED_STAGES else self.stage_timeout[stage]
+
+
+# stages whose tasks are mapped onto worker threads (see the module's docstring)
+THREADED_STAGES = frozenset({"voice", "visuals", "composition"})
 
 _DEFAULT_TIMEOUTS = {"brief": 120.0, "script": 900.0, "voice": 900.0, "visuals": 3600.0, "composition": 3600.0}
 
