@@ -17,6 +17,7 @@ __all__ = [
     "CaptionCue",
     "ImageGenerator",
     "ImageRequest",
+    "Reference",
     "Renderer",
     "ScriptRequest",
     "ScriptResponse",
@@ -39,6 +40,13 @@ class WordTiming(_Value):
     end: float = Field(ge=0)
 
 
+class Reference(_Value):
+    """One passage of the user's reference material, with the title of the document it came from."""
+
+    source: str
+    text: str
+
+
 class ScriptRequest(_Value):
     """What a script writer is asked for: prompts for a model, plus the brief for template writers."""
 
@@ -49,6 +57,7 @@ class ScriptRequest(_Value):
     scene_count: int = Field(ge=1)
     words_per_scene: int = Field(ge=1)
     seed: int = 0
+    references: tuple[Reference, ...] = ()  # the passages quoted in `user`, for writers without a model
 
 
 class ScriptResponse(_Value):

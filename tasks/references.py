@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Passage", "bm25", "reference_block", "select_passages", "split_passages", "terms"]
+__all__ = ["Passage", "bm25", "reference_block", "select_passages", "source_title", "split_passages", "terms"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(_WORD.findall(
@@ -131,7 +131,8 @@ def select_passages(documents: Sequence[str], query: str, budget_words: int = 90
     return sorted(chosen, key=lambda p: (p.document, p.position))
 
 
-def _title(document: str, index: int) -> str:
+def source_title(document: str, index: int) -> str:
+    """A document's name for citing it: its first line when that is short, else 'document N'."""
     first = document.strip().splitlines()[0].strip() if document.strip() else ""
     return first[:80] if 0 < len(first) <= 120 else f"document {index + 1}"
 
@@ -143,5 +144,5 @@ def reference_block(documents: Sequence[str], query: str, budget_words: int = 90
         return ""
     lines = ["Reference material from the user. Use it for facts; do not mention it or quote it at length:"]
     for p in passages:
-        lines.append(f"[{p.document + 1}: {_title(documents[p.document], p.document)}] {p.text}")
+        lines.append(f"[{p.document + 1}: {source_title(documents[p.document], p.document)}] {p.text}")
     return "\n".join(lines)

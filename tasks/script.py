@@ -11,11 +11,11 @@ from typing import Any
 from prefect import task
 from pydantic import ValidationError
 
-from providers.base import ScriptRequest
+from providers.base import Reference, ScriptRequest
 from providers.errors import InvalidOutputError
 from providers.registry import resolve
 from providers.settings import get_settings
-from tasks.references import reference_block
+from tasks.references import reference_block, select_passages, source_title
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, with_fallback
 from tasks.runtime.profiles import active_profile
@@ -90,7 +90,11 @@ def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> 
         f"(about {scenes * words} words in all, {brief.duration:.0f} seconds spoken)."
     )
     query = f"{brief.topic} {brief.goal}"
-    references = reference_block(brief.references, query, get_settings().reference_words)
+    budget = get_settings().reference_words
+    references = reference_block(brief.references, query, budget)
+    # the same passages as values, for writers without a model (the local writer narrates from them)
+    passages = tuple(Reference(source=source_title(brief.references[p.document], p.document), text=p.text)
+                     for p in select_passages(brief.references, query, budget)) if references else ()
     if references:
         user = f"{references}\n\n{user}"
     if problems:
@@ -101,7 +105,7 @@ def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> 
     return ScriptRequest(
         system=system, user=user, json_schema=script_schema(),
         brief=brief.model_dump(mode="json", exclude={"references"}), scene_count=scenes,
-        words_per_scene=words, seed=seed,
+        words_per_scene=words, seed=seed, references=passages,
     )
 
 
