@@ -24,6 +24,8 @@ CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
     "tts": {
         "local": ("providers.tts.espeak:EspeakVoice", ""),
         "espeak": ("providers.tts.espeak:EspeakVoice", ""),
+        "kokoro": ("providers.tts.kokoro:KokoroVoice", "kokoro"),
+        "piper": ("providers.tts.piper:PiperVoice", "piper"),
         "elevenlabs": ("providers.tts.elevenlabs:ElevenLabsVoice", "elevenlabs"),
         "openai": ("providers.tts.openai:OpenAIVoice", "openai"),
     },

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     openai_tts_voice: str = Field(
         default="alloy", description="OpenAI TTS voice used when none is asked for.")
     tts_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one TTS answer.")
+    # --- local neural voices (issue 11)
+    kokoro_dir: Path | None = Field(
+        default=None, description="Folder with a Kokoro .onnx model and its voices-*.bin (default: <home>/models/kokoro).")
+    piper_voices: Path | None = Field(
+        default=None, description="Folder of Piper voices, NAME.onnx + NAME.onnx.json (default: <home>/models/piper).")
+    tts_threads: int | None = Field(
+        default=None, ge=1, le=256, description="ONNX Runtime threads for Kokoro and Piper (default: all cores).")
     image_timeout: float = Field(default=300.0, gt=0, description="Seconds to wait for one hosted image.")
     openai_image_quality: str | None = Field(
         default=None, description="OpenAI image quality, e.g. low, medium, high, hd.")
