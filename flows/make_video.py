@@ -12,8 +12,8 @@ from providers.settings import get_settings
 from tasks.brief import validate_brief
 from tasks.compose import build_timeline, finish_video, mix_soundtrack, render_segment
 from tasks.cost import estimate_run, spent
-from tasks.review import review_script
 from tasks.naming import default_output, job_key_for, run_folder, slug
+from tasks.review import review_script
 from tasks.runtime.artifacts import RunTracker
 from tasks.runtime.cancellation import stops_children_on_interrupt
 from tasks.runtime.cleanup import sweep_leftovers
@@ -83,7 +83,7 @@ def make_video(
     if review:  # waits for a person; a deployment run is suspended and holds no worker meanwhile
         verdict = review_script(script, providers, settings.review_timeout)
         if verdict.decision != "approve":
-            return Cancelled(message=f"script {verdict.decision}ed in review: {verdict.reason}")
+            return Cancelled(message=verdict.message)
         script = verdict.script
 
     n = len(script.scenes)

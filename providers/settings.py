@@ -143,6 +143,10 @@ class Settings(BaseSettings):
         description="USD prices by `vendor` or `vendor:model` (JSON in AURA_PRICES); unknown specs cost 0.")
     budget: float | None = Field(
         default=None, ge=0, description="Per-run budget in USD; a run estimated above it does not start.")
+    review_timeout: float = Field(
+        default=3 * 24 * 3600.0, ge=1, description="Seconds a run waits in script review before it ends.")
+    batch_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Videos of a batch rendered at once (Prefect limit aura-batch).")
 
     # --- resilience (issue 4)
     profile: str = Field(default="default", description="Run profile: default, debug or quick-demo.")

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -15,6 +16,7 @@ from providers.base import Reference, ScriptRequest
 from providers.errors import InvalidOutputError
 from providers.registry import resolve
 from providers.settings import get_settings
+from tasks.preflight import BriefError
 from tasks.references import reference_block, select_passages, source_title
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, with_fallback
@@ -26,9 +28,13 @@ __all__ = [
     "WORDS_PER_MINUTE",
     "build_request",
     "clean_narration",
+    "ScriptFileError",
     "draft_script",
+    "given_script",
+    "load_script_file",
     "parse_script",
     "plan_scenes",
+    "script_file_text",
     "script_problems",
     "write_script",
 ]
@@ -136,6 +142,75 @@ def parse_script(data: dict[str, Any] | str) -> Script:
         raise InvalidOutputError(f"the script does not match the schema: {exc.errors()[0]['msg']}") from exc
 
 
+class ScriptFileError(BriefError):
+    """A script given by the user cannot be used; the message names the scene and the field."""
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    """'scene 2: narration' for pydantic's ('scenes', 1, 'narration')."""
+    parts = list(loc)
+    if len(parts) >= 2 and parts[0] == "scenes" and isinstance(parts[1], int):
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"scene {parts[1] + 1}" + (f": {rest}" if rest else "")
+    return ".".join(str(p) for p in parts) or "script"
+
+
+def given_script(data: dict[str, Any] | Script) -> Script:
+    """A user's script, checked like a writer's: stage directions removed; errors name the scene and field."""
+    raw = data.model_dump(mode="json") if isinstance(data, Script) else data
+    if not isinstance(raw, dict):
+        raise ScriptFileError("a script is a JSON object with 'title' and 'scenes'")
+    scenes = raw.get("scenes")
+    if isinstance(scenes, list):
+        cleaned = []
+        for number, scene in enumerate(scenes, 1):
+            if isinstance(scene, dict) and isinstance(scene.get("narration"), str):
+                narration = clean_narration(scene["narration"])
+                if not narration:
+                    raise ScriptFileError(f"scene {number}: narration: empty once stage directions are removed")
+                scene = {**scene, "narration": narration}
+            cleaned.append(scene)
+        raw = {**raw, "scenes": cleaned}
+    try:
+        return Script.model_validate({k: v for k, v in raw.items() if k != "brief"})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ScriptFileError(f"{_where(first['loc'])}: {first['msg']}") from exc
+
+
+def load_script_file(path: str | Path) -> tuple[Brief | None, Script]:
+    """The brief (if the file records one) and the script in a script file written by `aura script`."""
+    where = Path(path)
+    if not where.is_file():
+        raise ScriptFileError(f"script file {where} does not exist")
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScriptFileError(f"{where} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScriptFileError(f"{where}: a script is a JSON object with 'title' and 'scenes'")
+    brief = None
+    if data.get("brief") is not None:
+        try:
+            brief = Brief.model_validate(data["brief"])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ScriptFileError(f"{where}: brief: {_where(first['loc'])}: {first['msg']}") from exc
+    try:
+        return brief, given_script(data)
+    except ScriptFileError as exc:
+        raise ScriptFileError(f"{where}: {exc}") from exc
+
+
+def script_file_text(script: Script, brief: Brief | None = None) -> str:
+    """The JSON a script file holds: the brief it was written for, the title and the scenes."""
+    body: dict[str, Any] = {}
+    if brief is not None:
+        body["brief"] = brief.model_dump(mode="json", exclude={"references"})
+    body.update(script.model_dump(mode="json", include={"title", "scenes"}))
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
 def script_problems(script: Script, brief: Brief) -> list[str]:
     """What is wrong with `script` for `brief`: too few scenes, or a length far off the target."""
     scenes, words = plan_scenes(brief)
@@ -171,8 +246,10 @@ def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
 
 @task(name="write_script", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
       retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["script"])
-def write_script(brief: Brief, llm: str) -> Script:
-    """Ask the writer named by `llm` (then the configured fallbacks) for a script and check it."""
+def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
+    """Ask the writer named by `llm` (then the configured fallbacks) for a script; a `given` one skips the writer."""
+    if given is not None:
+        return given_script(given).model_copy(update={"provider": "user"})
     chain = chain_for(llm, get_settings().fallbacks("llm"))
     try:
         outcome = with_fallback("llm", chain, lambda writer, spec: draft_script(writer, brief, spec))
