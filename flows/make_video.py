@@ -22,7 +22,7 @@ from tasks.runtime.metrics import StageMeter
 from tasks.schemas import Brief, Providers, RenderSpec, Script, Video
 from tasks.script import write_script
 from tasks.timeline import image_digests, segment_plan
-from tasks.visuals import generate_scene_image, image_requests
+from tasks.visuals import scene_visuals, write_credits
 from tasks.voice import synthesize_narration, voice_settings
 
 
@@ -94,10 +94,7 @@ def make_video(
         unmapped(run_dir), range(n), [s.narration for s in script.scenes], unmapped(providers.tts),
         unmapped(voice_settings(brief)), total=unmapped(n),
     )
-    images = generate_scene_image.map(
-        unmapped(run_dir), range(n), image_requests(script, brief, width, height, job), unmapped(providers.images),
-        total=unmapped(n),
-    )
+    images = scene_visuals(run_dir, script, brief, width, height, render.fps, job, providers.images)
     wait(voice)
     narrations = voice.result()
     meter.finish("voice", [f.state for f in voice], degraded=fallback_summary(narrations))
@@ -121,6 +118,7 @@ def make_video(
         sum(x.duration for x in narrations), return_state=True,
     )
     video = finished.result()
+    write_credits(out, pictures)  # `<video>.credits.txt`: who made the footage, as the stock sites ask
     meter.finish("composition", [soundtrack.state, *(f.state for f in segments), finished])
     tracker.publish(video, script, pictures, providers, meter.results)
     return video.model_copy(update={

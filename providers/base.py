@@ -15,6 +15,9 @@ __all__ = [
     "LLM",
     "TTS",
     "CaptionCue",
+    "Credit",
+    "Footage",
+    "FootageLibrary",
     "ImageGenerator",
     "ImageRequest",
     "Reference",
@@ -98,6 +101,35 @@ class ImageRequest(_Value):
     seed: int = 0
     style: str = ""
     palette_key: str = ""
+    queries: tuple[str, ...] = ()  # footage search terms (English), for stock and media-folder providers
+    seconds: float = 0.0  # the scene's expected length, so footage libraries can prefer clips that long
+
+
+class Credit(_Value):
+    """Who made a piece of footage and where it came from, as stock sites ask to be credited."""
+
+    source: str
+    author: str = ""
+    page_url: str = ""
+    licence: str = ""
+
+
+class Footage(_Value):
+    """One stock or local clip or picture a footage library offers for a scene.
+
+    `url` is where to download it (http/https), or a local file path for the user's own media.
+    `width`/`height` are the chosen rendition's; `seconds` and `fps` are 0 for pictures.
+    """
+
+    key: str  # unique per library and item, e.g. "pexels-video:123": never reused in one video
+    kind: str = Field(pattern=r"^(image|clip)$")
+    url: str
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    seconds: float = Field(default=0.0, ge=0)
+    fps: float = Field(default=0.0, ge=0)
+    credit: Credit
+    why: str = ""  # what matched (the user's media folder says which words did)
 
 
 class CaptionCue(_Value):
@@ -127,6 +159,12 @@ class SegmentPlan(_Value):
     previous_image: Path | None = None
     previous_zoom: tuple[float, float] = (1.0, 1.0)  # the previous image's zoom across the fade
     fade_in: float = Field(default=0.0, ge=0)
+    # footage: when `clip_seconds` > 0, `image` is a video clip played from `clip_start` (looped when the
+    # segment is longer); the same for the previous scene's visual during the crossfade
+    clip_seconds: float = Field(default=0.0, ge=0)
+    clip_start: float = Field(default=0.0, ge=0)
+    previous_clip_seconds: float = Field(default=0.0, ge=0)
+    previous_clip_start: float = Field(default=0.0, ge=0)
     captions: tuple[CaptionCue, ...] = ()
     caption_style: str = "phrase"
     font_size: int = 40
@@ -154,6 +192,13 @@ class ImageGenerator(Protocol):
     """Makes one image file for a scene."""
 
     def generate(self, request: ImageRequest, out_path: Path) -> Path: ...
+
+
+@runtime_checkable
+class FootageLibrary(Protocol):
+    """Finds stock or local footage for a scene: the best candidates first."""
+
+    def search(self, request: ImageRequest) -> list[Footage]: ...
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from typing import Any
 
 from providers.errors import ConfigurationError, MissingDependencyError
 
-__all__ = ["CAPABILITIES", "known_vendors", "parse_spec", "resolve"]
+__all__ = ["CAPABILITIES", "FOOTAGE_VENDORS", "is_footage", "known_vendors", "parse_spec", "resolve"]
 
 # capability -> vendor -> ("module:Class", pip extra needed or "")
 CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
@@ -34,6 +34,12 @@ CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
         "cards": ("providers.images.cards:CardPainter", ""),
         "diffusers": ("providers.images.diffusers:DiffusersImages", "diffusers"),
         "openai": ("providers.images.openai:OpenAIImages", "openai"),
+        # footage libraries (FootageLibrary.search): stock clips and photos, the user's own media
+        "pexels": ("providers.images.pexels:PexelsVideos", ""),
+        "pexels-photos": ("providers.images.pexels:PexelsPhotos", ""),
+        "pixabay": ("providers.images.pixabay:PixabayVideos", ""),
+        "pixabay-photos": ("providers.images.pixabay:PixabayPhotos", ""),
+        "media": ("providers.images.media_folder:MediaFolder", ""),
     },
     "renderer": {
         "ffmpeg": ("providers.render.ffmpeg:FFmpegRenderer", ""),
@@ -41,6 +47,14 @@ CAPABILITIES: dict[str, dict[str, tuple[str, str]]] = {
         "moviepy": ("providers.render.moviepy:MoviePyRenderer", "moviepy"),
     },
 }
+
+
+FOOTAGE_VENDORS = frozenset({"pexels", "pexels-photos", "pixabay", "pixabay-photos", "media"})
+
+
+def is_footage(spec: str) -> bool:
+    """True for image specs that search a footage library rather than make a picture."""
+    return parse_spec(spec)[0] in FOOTAGE_VENDORS
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

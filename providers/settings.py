@@ -136,6 +136,25 @@ class Settings(BaseSettings):
     diffusers_max_batch: int = Field(default=4, ge=1, le=64, description="Most images in one batched call.")
     diffusers_batch_window_ms: float = Field(
         default=25.0, ge=0, le=5000, description="How long a batch waits for more requests.")
+    # --- footage (issue 10): stock libraries and the user's own media
+    pexels_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AURA_PEXELS_API_KEY", "PEXELS_API_KEY"),
+        description="Pexels API key (PEXELS_API_KEY) for `pexels` and `pexels-photos`.")
+    pexels_base_url: str = Field(
+        default="https://api.pexels.com", validation_alias=AliasChoices("AURA_PEXELS_BASE_URL", "PEXELS_BASE_URL"),
+        description="Pexels API base URL, without /v1 or /videos (PEXELS_BASE_URL).")
+    pixabay_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AURA_PIXABAY_API_KEY", "PIXABAY_API_KEY"),
+        description="Pixabay API key (PIXABAY_API_KEY) for `pixabay` and `pixabay-photos`.")
+    pixabay_base_url: str = Field(
+        default="https://pixabay.com/api", validation_alias=AliasChoices("AURA_PIXABAY_BASE_URL", "PIXABAY_BASE_URL"),
+        description="Pixabay API base URL, the one whose /videos/ searches videos (PIXABAY_BASE_URL).")
+    footage_timeout: float = Field(default=120.0, gt=0, description="Seconds for one stock search or download.")
+    footage_max_mb: float = Field(default=200.0, gt=0, description="Largest stock file downloaded, in MB.")
+    media_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders the API and deployments may read the user's media from (JSON list in AURA_MEDIA_DIRS); "
+                    "the CLI's --media takes any folder.")
     secret_blocks: bool = Field(
         default=False, description="Also look for missing keys in Prefect Secret blocks (openai-api-key...).")
     prices: dict[str, Price] = Field(
@@ -164,6 +183,11 @@ class Settings(BaseSettings):
         """The fallback specs configured for `capability` ('llm', 'tts' or 'images')."""
         raw = {"llm": self.fallback_llm, "tts": self.fallback_tts, "images": self.fallback_images}[capability]
         return [spec.strip() for spec in raw.split(",") if spec.strip()]
+
+    @property
+    def footage_dir(self) -> Path:
+        """Content-addressed cache of downloaded stock footage, shared by all runs."""
+        return self.home.expanduser() / "footage"
 
     @property
     def runs_dir(self) -> Path:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from providers.base import CaptionCue, WordTiming
+from providers.base import CaptionCue, Credit, WordTiming
 from tasks.render_presets import PresetName, RenderPreset, encoder_settings, get_preset
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Aspect",
     "Brief",
     "CaptionCue",
+    "Credit",
     "Density",
     "Narration",
     "Pacing",
@@ -30,6 +31,7 @@ __all__ = [
     "RenderSpec",
     "Scene",
     "SceneImage",
+    "SceneVisual",
     "Script",
     "StageMetrics",
     "Timeline",
@@ -186,6 +188,8 @@ class Scene(_Frozen):
     title: str = Field(min_length=1, max_length=200)
     narration: str = Field(min_length=1, max_length=5000)
     visual_prompt: str = Field(min_length=1, max_length=1000)
+    # footage search terms in English (1-3); empty in scripts written before they existed
+    queries: tuple[Annotated[str, Field(max_length=100)], ...] = Field(default=(), max_length=5)
 
 
 class Script(_Frozen):
@@ -217,8 +221,8 @@ class Narration(_Frozen):
     fallback_reason: str | None = None
 
 
-class SceneImage(_Frozen):
-    """One scene's image file."""
+class SceneVisual(_Frozen):
+    """One scene's visual: a still image, or a video clip (stock footage, the user's media)."""
 
     index: int = Field(ge=0)
     path: Path
@@ -228,6 +232,15 @@ class SceneImage(_Frozen):
     provider: str = "local"
     degraded: bool = False
     fallback_reason: str | None = None
+    kind: Literal["image", "clip"] = "image"
+    seconds: float = Field(0.0, ge=0, description="A clip's length (0 for an image).")
+    fps: float = Field(0.0, ge=0, description="A clip's average frame rate (0 for an image).")
+    credit: Credit | None = None
+    source_key: str = ""  # the footage item's key (e.g. pexels-video:123), so no clip is used twice
+    poster: Path | None = None  # a clip's first frame as a picture, for storyboards (None for an image)
+
+
+SceneImage = SceneVisual  # the name before clips existed; cached results and older code use it
 
 
 class TimelineScene(_Frozen):
@@ -242,6 +255,8 @@ class TimelineScene(_Frozen):
     fade_in: float
     captions: tuple[CaptionCue, ...]
     render_duration: float = 0.0  # the segment as rendered, on whole frames of its own audio (0: `duration`)
+    clip_seconds: float = 0.0  # > 0: `image` is a clip this long
+    clip_start: float = 0.0  # where in the clip the scene starts
 
 
 class Timeline(_Frozen):

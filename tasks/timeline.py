@@ -17,16 +17,18 @@ from pathlib import Path
 
 from providers.base import SegmentPlan
 from tasks.captions import clip_cues, phrase_cues, shift_cues
-from tasks.schemas import CaptionCue, Narration, SceneImage, Timeline, TimelineScene
+from tasks.schemas import CaptionCue, Narration, SceneVisual, Timeline, TimelineScene
 
-__all__ = ["CARRY_RATE", "ZOOM", "frame_bounds", "image_digests", "lay_out", "render_frames", "scene_zoom",
-           "segment_plan"]
+__all__ = ["CARRY_RATE", "CLIP_TAIL", "ZOOM", "clip_out_point", "clip_start", "frame_bounds", "image_digests",
+           "lay_out", "render_frames", "scene_zoom", "segment_plan"]
 
 ZOOM = 1.12
 # zoom per second that an outgoing image keeps during the crossfade into the next scene: a fixed
 # rate (not its scene's) so that a segment does not depend on the previous scene's length
 CARRY_RATE = 0.024
 _ZOOM_OUT_END = 1.03  # zoom-outs stop short of 1.0 so that the carried motion can continue
+# seconds of a clip kept after its scene's out point, for the next scene's crossfade (the longest crossfade)
+CLIP_TAIL = 2.0
 
 
 def frame_bounds(durations: Sequence[float], fps: int) -> list[int]:
@@ -55,9 +57,23 @@ def scene_zoom(index: int) -> tuple[float, float]:
     return (1.0, ZOOM) if index % 2 == 0 else (ZOOM, _ZOOM_OUT_END)
 
 
+def clip_out_point(seconds: float) -> float:
+    """Where in a clip of `seconds` its scene ends: a fixed point of the clip, not of the scene.
+
+    The next scene's crossfade continues the clip from here, so that segment does not depend on
+    this scene's length; the tail after it is left for that crossfade.
+    """
+    return round(max(0.0, seconds - CLIP_TAIL), 6)
+
+
+def clip_start(seconds: float, duration: float) -> float:
+    """Where a clip of `seconds` starts so that a scene of `duration` ends on its out point (looping if needed)."""
+    return round((clip_out_point(seconds) - duration) % seconds, 6)
+
+
 def lay_out(
     narrations: Sequence[Narration],
-    images: Sequence[SceneImage],
+    images: Sequence[SceneVisual],
     audio: Path,
     audio_digest: str,
     *,
@@ -90,10 +106,12 @@ def lay_out(
         all_cues += shift_cues(cues, elapsed)  # on the narration track's clock, for .srt/.vtt
         elapsed += narration.duration
         fade = min(crossfade, own / fps / 3) if i > 0 else 0.0
+        clip = image.seconds if image.kind == "clip" else 0.0
         scenes.append(TimelineScene(
             index=i, image=image.path, image_digest=image.digest, start=bounds[i] / fps, duration=keep / fps,
             render_duration=own / fps, zoom=scene_zoom(i), fade_in=fade,
             captions=clip_cues(cues, own / fps) if captions else (),
+            clip_seconds=clip, clip_start=clip_start(clip, own / fps) if clip else 0.0,
         ))
     return Timeline(
         width=width, height=height, fps=fps, audio=audio, audio_digest=audio_digest, duration=bounds[-1] / fps,
@@ -117,12 +135,19 @@ def segment_plan(timeline: Timeline, index: int) -> SegmentPlan:
         step = CARRY_RATE / timeline.fps
         carried = (round(max(1.0, end + sign * step), 6),
                    round(max(1.0, end + sign * step * max(1, round(fade_in * timeline.fps))), 6))
+    # footage moves by itself: no zoom on a clip (the plan's zoom fields stay at 1.0 so they do not key it)
+    zoom = (1.0, 1.0) if scene.clip_seconds else scene.zoom
+    if previous is not None and previous.clip_seconds:
+        carried = (1.0, 1.0)
     return SegmentPlan(
         image=scene.image, duration=scene.render_duration or scene.duration, width=timeline.width,
-        height=timeline.height, fps=timeline.fps, motion=timeline.motion, zoom_from=scene.zoom[0],
-        zoom_to=scene.zoom[1], previous_image=previous.image if previous else None, previous_zoom=carried,
+        height=timeline.height, fps=timeline.fps, motion=timeline.motion, zoom_from=zoom[0],
+        zoom_to=zoom[1], previous_image=previous.image if previous else None, previous_zoom=carried,
         fade_in=fade_in, captions=scene.captions, caption_style=timeline.caption_style,
         codec=timeline.codec, preset=timeline.preset, crf=timeline.crf,
+        clip_seconds=scene.clip_seconds, clip_start=scene.clip_start,
+        previous_clip_seconds=previous.clip_seconds if previous else 0.0,
+        previous_clip_start=clip_out_point(previous.clip_seconds) if previous and previous.clip_seconds else 0.0,
     )
 
 

@@ -12,6 +12,10 @@ Measured on a 2-core machine (720p, 150 frames; x264 veryfast alone costs about 
 - the crossfade is an alpha fade of the previous image overlaid for the fade's frames only
   (+0.04 s); `xfade` costs +0.2 s because it keeps processing after the fade;
 - caption overlays are enabled only while their words are spoken and cost almost nothing.
+Footage clips (`plan.clip_seconds` > 0) are decoded from `clip_start` and looped when the scene is
+longer; each is brought to the output rate first (`fps`, so a 60 fps or variable-rate source is not
+scaled at its own rate), then cover-scaled and cropped, never stretched, with its audio ignored.
+ffmpeg applies a source's rotation metadata itself; 10-bit sources are converted to yuv420p.
 Images of another aspect are cover-scaled and cropped, never stretched. The last frame is forced
 to be an IDR key frame so that the join can drop it without re-encoding (see `providers.media.streams`).
 """
@@ -33,7 +37,8 @@ from providers.media.files import atomic_path
 from providers.media.process import run_ffmpeg
 from providers.media.streams import check_segment, segment_frames
 
-__all__ = ["CaptionImage", "FFmpegRenderer", "caption_images", "fade_frames", "segment_graph", "supersample"]
+__all__ = ["CaptionImage", "FFmpegRenderer", "caption_images", "fade_frames", "segment_graph", "supersample",
+           "visual_inputs"]
 
 # Segments rendered at once in this process, and encoder threads for each: as many processes as
 # cores (up to 4), sharing the cores. On 2 cores, 2 segments at once with one x264 thread each took
@@ -100,6 +105,23 @@ def _zoom_chain(label_in: str, label_out: str, plan: SegmentPlan, frames: int, z
     )
 
 
+def _clip_chain(label_in: str, label_out: str, plan: SegmentPlan, frames: int) -> str:
+    w, h = plan.width, plan.height
+    # the rate first: frames that `fps` drops are never scaled; `trim` ends the (looping) input
+    return (
+        f"[{label_in}]setpts=PTS-STARTPTS,fps={plan.fps},trim=end_frame={frames},"
+        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
+        f"crop={w}:{h},format=yuv420p,setsar=1[{label_out}]"
+    )
+
+
+def visual_inputs(path: Path, clip_seconds: float, start: float) -> list[str | Path]:
+    """ffmpeg input arguments for one visual: a still as it is, a clip from `start`, looped, without its audio."""
+    if clip_seconds <= 0:
+        return ["-i", path]
+    return ["-stream_loop", "-1", "-ss", f"{start:.6f}", "-an", "-sn", "-dn", "-i", path]
+
+
 def segment_graph(plan: SegmentPlan, captions: list[CaptionImage]) -> tuple[str, str]:
     """The filter graph for `plan` and the label of its output.
 
@@ -107,13 +129,19 @@ def segment_graph(plan: SegmentPlan, captions: list[CaptionImage]) -> tuple[str,
     """
     frames = segment_frames(plan)
     z0, z1 = (plan.zoom_from, plan.zoom_to) if plan.motion else (1.0, 1.0)
-    parts = [_zoom_chain("0:v", "cur", plan, frames, z0, z1)]
+    if plan.clip_seconds:
+        parts = [_clip_chain("0:v", "cur", plan, frames)]
+    else:
+        parts = [_zoom_chain("0:v", "cur", plan, frames, z0, z1)]
     last = "cur"
     next_input = 1
     fading = fade_frames(plan)
     if fading:
         pz0, pz1 = plan.previous_zoom if plan.motion else (1.0, 1.0)
-        parts.append(_zoom_chain("1:v", "prev", plan, fading, pz0, pz1))
+        if plan.previous_clip_seconds:
+            parts.append(_clip_chain("1:v", "prev", plan, fading))
+        else:
+            parts.append(_zoom_chain("1:v", "prev", plan, fading, pz0, pz1))
         # alpha falls from 1 on the first frame to 1/fading on the last; then the overlay passes `cur` through
         parts.append(f"[prev]format=yuva420p,fade=t=out:st=0:d={fading / plan.fps:.6f}:alpha=1[prevfade]")
         parts.append("[cur][prevfade]overlay=eof_action=pass:format=yuv420[faded]")
@@ -145,10 +173,10 @@ class FFmpegRenderer:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".captions-", dir=out_path.parent))
         try:
-            inputs: list[str | Path] = ["-i", plan.image]
+            inputs = visual_inputs(plan.image, plan.clip_seconds, plan.clip_start)
             if fade_frames(plan):
                 assert plan.previous_image is not None
-                inputs += ["-i", plan.previous_image]
+                inputs += visual_inputs(plan.previous_image, plan.previous_clip_seconds, plan.previous_clip_start)
             captions = caption_images(plan, work)
             for cap in captions:
                 inputs += ["-i", cap.path]

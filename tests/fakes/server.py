@@ -24,10 +24,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-__all__ = ["GARBAGE", "Fault", "FakeServer", "Request"]
+__all__ = ["GARBAGE", "TRUNCATE", "Fault", "FakeServer", "Request"]
 
 # modes every fake understands; a fake may add its own
 MODES = ("ok", "401", "429", "500", "malformed", "slow", "hang")
+
+# an answer header (never sent) that makes the fake send only that many bytes of the body
+TRUNCATE = "X-Fake-Truncate"
 
 # a 200 answer that no SDK can decode: what a misconfigured proxy or a captive portal sends
 GARBAGE = b"<html><body>\x00\xff 502 upstream sent an invalid response \xfe</body></html>"
@@ -115,6 +118,8 @@ class FakeServer:
                     return
                 status, payload, ctype, extra = answer
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                # a download cut short: the full length is announced, part of the body sent, the connection closed
+                truncate = extra.pop(TRUNCATE, None)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", ctype)
@@ -122,7 +127,9 @@ class FakeServer:
                     for k, v in extra.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(data if truncate is None else data[:int(truncate)])
+                    if truncate is not None:
+                        self.close_connection = True
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
                     pass
 
