@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from providers.base import VoiceSettings
-from providers.errors import BadRequestError
+from providers.errors import BadRequestError, ConfigurationError
 from providers.tts.espeak import EspeakVoice, align_words
 
 
@@ -33,8 +33,10 @@ def test_rate_changes_duration(tmp_path: Path) -> None:
 
 
 def test_unknown_voice_and_empty_text_are_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(BadRequestError, match="no voice"):
+    with pytest.raises(ConfigurationError, match="no voice 'xx-nope'.*aura voices"):
         EspeakVoice().synthesize("hello", tmp_path / "x.wav", VoiceSettings(voice="xx-nope"))
+    with pytest.raises(ConfigurationError, match="aura voices"):
+        EspeakVoice(model="../lang")
     with pytest.raises(BadRequestError, match="empty"):
         EspeakVoice().synthesize("   ", tmp_path / "y.wav", VoiceSettings())
     assert not list(tmp_path.iterdir())
@@ -45,3 +47,12 @@ def test_align_words_handles_numbers_and_missing_events() -> None:
     words = align_words("go to 150 bees", 2.0, [(0, 0.0), (6, 0.5), (7, 0.7), (10, 1.2)])
     assert [(w.word, w.start) for w in words] == [("go", 0.0), ("to", 0.5), ("150", 0.5), ("bees", 1.2)]
     assert words[-1].end == 2.0
+
+
+def test_voices_are_named_from_espeaks_list(tmp_path: Path) -> None:
+    from providers.tts.espeak import espeak_voices, voice_name
+
+    assert voice_name("EN-US") == "en-us" and voice_name("en+f3") == "en+f3"
+    assert any("en-us" in v.languages for v in espeak_voices())
+    speech = EspeakVoice(model="de").synthesize("Guten Tag", tmp_path / "de.wav", VoiceSettings())
+    assert [w.word for w in speech.words] == ["Guten", "Tag"]
