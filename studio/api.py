@@ -518,6 +518,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     for router in routers:  # the seam for other modules' routes (voices, review, batches)
         app.include_router(router)
+    app.include_router(__import__("studio.voices_api", fromlist=["router"]).router)  # GET /api/voices (issue 11)
 
     # -- middleware (the last added runs first)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,

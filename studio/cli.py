@@ -291,7 +291,8 @@ def generate(
         help="Script writer: local, openai:MODEL, ollama:MODEL, openai-compat:MODEL. (default: AURA_LLM or local)",
         show_default=False)] = None,
     voice: Annotated[str | None, typer.Option(
-        help="Voice: local, espeak:VOICE, elevenlabs:VOICE_ID, openai:MODEL. (default: AURA_TTS or local)",
+        help="Voice: local, espeak:VOICE, kokoro:VOICE, piper:VOICE, elevenlabs:VOICE_ID, openai:MODEL; "
+             "`aura voices` lists the local ones. (default: AURA_TTS or local)",
         show_default=False)] = None,
     images: Annotated[str | None, typer.Option(
         help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL. (default: AURA_IMAGES or local)",
@@ -367,6 +368,41 @@ def serve(
     from studio.server import run_server
 
     run_server(host=host, port=port, allow_open=allow_open)
+
+
+@app.command()
+def voices(
+    engine: Annotated[str | None, typer.Option(help="Only this engine: espeak, kokoro or piper.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the voices each installed engine can speak now (espeak, Kokoro, Piper): pass one as --voice."""
+    import json
+
+    from providers.tts.voices import list_voices
+
+    if engine not in (None, "espeak", "kokoro", "piper"):
+        raise _fail(f"unknown voice engine {engine!r}: choose espeak, kokoro or piper")
+    found = list_voices(engine)
+    if as_json:
+        print(json.dumps([v.model_dump() for v in found], indent=1))
+        return
+    for v in found:
+        print(f"{v.spec:32} {v.language:10} {v.location}")
+
+
+@app.command()
+def music(
+    out: Annotated[Path, typer.Argument(help="The WAV file to write.")] = Path("aura-bed.wav"),
+    seconds: Annotated[float, typer.Option(min=4, max=120, help="Length of the loop in seconds.")] = 16.0,
+) -> None:
+    """Write Aura's own music bed (a soft chord pad, CC0) as a WAV that loops seamlessly: pass it to --music."""
+    from providers.media.music_bed import write_music_bed
+
+    if out.suffix.lower() != ".wav":
+        raise _fail(f"{out}: the music bed is written as WAV: give a name ending in .wav")
+    if not out.resolve().parent.is_dir():
+        raise _fail(f"folder {out.resolve().parent} does not exist: create it first")
+    print(write_music_bed(out, seconds))
 
 
 @server_app.command("start")
