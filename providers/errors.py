@@ -31,7 +31,12 @@ __all__ = [
 
 
 class AuraError(Exception):
-    """Base of every error Aura raises on purpose."""
+    """Base of every error Aura raises on purpose; its message never holds a known secret."""
+
+    def __init__(self, *args: object) -> None:
+        from providers.remote.redaction import scrub
+
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigurationError(AuraError):

@@ -197,8 +197,20 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; call `get_settings.cache_clear()` after changing the env)."""
-    return Settings()
+    """The process-wide settings (cached; call `get_settings.cache_clear()` after changing the env).
+
+    Reading them brings the secrets into the process: each is registered with the scrubber, which is
+    installed in logging, so that no log record can carry one from here on.
+    """
+    from providers.remote import redaction
+
+    settings = Settings()
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            redaction.register_secret(value.get_secret_value())
+    redaction.install()
+    return settings
 
 
 def require(value: str | None, variable: str, what: str) -> str:

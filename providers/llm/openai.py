@@ -154,7 +154,7 @@ class OpenAIWriter:
             )
         except openai.OpenAIError as exc:
             error = from_openai(exc, vendor=self.vendor, key_variable=self.key_variable, secrets=(self._key,))
-            raise error from cause(error, exc)
+            raise error from cause(error, exc, self._key)
         except ValueError as exc:  # the body was not JSON
             raise InvalidOutputError(f"{self.vendor} answered with a body that is not JSON") from exc
         choices = getattr(response, "choices", None)

@@ -12,6 +12,7 @@ from typing import cast
 from pydantic import SecretStr
 
 from providers.errors import ConfigurationError
+from providers.remote.redaction import register_secret
 from providers.settings import get_settings, require
 
 __all__ = ["get_secret", "load_block"]
@@ -47,4 +48,5 @@ def get_secret(value: SecretStr | None, variable: str, block: str, what: str) ->
         raise ConfigurationError(f"{what} is not configured and Prefect could not be asked: {hint}") from exc
     if not found:
         raise ConfigurationError(f"{what} is not configured: {hint}")
+    register_secret(found)  # from a block, not the settings: the scrubber learns of it here
     return found

@@ -8,7 +8,8 @@
 
 Messages carry the vendor's short explanation with anything that looks like a key removed; they
 never carry request headers, and a 401's body is never echoed (vendors quote part of the key);
-`cause` keeps the SDK's own exception out of the chain (and so out of tracebacks) after a 401/403.
+`cause` keeps the SDK's own exception out of the chain (and so out of tracebacks, logs and stored
+results): a scrubbed `VendorResponse` with its text stands in for it, and nothing after a 401/403.
 """
 
 from __future__ import annotations
@@ -27,20 +28,30 @@ from providers.errors import (
     InvalidOutputError,
     TransientError,
 )
+from providers.remote.redaction import scrub
 
-__all__ = ["cause", "from_elevenlabs", "from_openai", "from_status", "redact", "retry_after"]
+__all__ = ["VendorResponse", "cause", "from_elevenlabs", "from_openai", "from_status", "redact", "retry_after"]
 
-_KEYLIKE = re.compile(r"\b(?:sk|xi|key|pk|rk)[-_][A-Za-z0-9_\-*]{6,}|\b[A-Za-z0-9]{32,}\b")
 _POLICY = ("content_policy", "moderation", "safety", "policy_violation")
 _MAX_DETAIL = 300
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """`text` with the given secrets and anything shaped like an API key replaced by `***`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _KEYLIKE.sub("***", text)
+    """Vendor text with the given secrets, every registered one and anything shaped like an API key masked."""
+    return scrub(text, *secrets, bare=True)
+
+
+class VendorResponse(Exception):  # noqa: N818 - it is what the vendor said, not an error of ours
+    """The vendor SDK's exception as text, scrubbed: chained under Aura's errors instead of the SDK's own.
+
+    The SDK's exception carries the response body and the request, either of which may quote the key;
+    its scrubbed text keeps what helps a reader (type, status, the vendor's words) out of harm's way.
+    """
+
+    @classmethod
+    def of(cls, exc: BaseException, *secrets: str | None) -> VendorResponse:
+        """The scrubbed stand-in for `exc`."""
+        return cls(redact(f"{type(exc).__module__}.{type(exc).__name__}: {exc}", *secrets))
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -86,9 +97,9 @@ def _code(body: Any) -> str:
     return ""
 
 
-def cause(error: AuraError, exc: BaseException) -> BaseException | None:
-    """What to chain `error` to: the vendor's exception, except after a refused key (it may quote the key)."""
-    return None if isinstance(error, AuthenticationError) else exc
+def cause(error: AuraError, exc: BaseException, *secrets: str | None) -> BaseException | None:
+    """What to chain `error` to: the vendor's exception as scrubbed text; nothing after a refused key."""
+    return None if isinstance(error, AuthenticationError) else VendorResponse.of(exc, *secrets)
 
 
 def from_status(status: int, vendor: str, *, headers: Mapping[str, str] | None = None, body: Any = None,
