@@ -390,6 +390,21 @@ def voices(
         print(f"{v.spec:32} {v.language:10} {v.location}")
 
 
+@app.command()
+def music(
+    out: Annotated[Path, typer.Argument(help="The WAV file to write.")] = Path("aura-bed.wav"),
+    seconds: Annotated[float, typer.Option(min=4, max=120, help="Length of the loop in seconds.")] = 16.0,
+) -> None:
+    """Write Aura's own music bed (a soft chord pad, CC0) as a WAV that loops seamlessly: pass it to --music."""
+    from providers.media.music_bed import write_music_bed
+
+    if out.suffix.lower() != ".wav":
+        raise _fail(f"{out}: the music bed is written as WAV: give a name ending in .wav")
+    if not out.resolve().parent.is_dir():
+        raise _fail(f"folder {out.resolve().parent} does not exist: create it first")
+    print(write_music_bed(out, seconds))
+
+
 @server_app.command("start")
 def server_start(
     port: Annotated[int, typer.Option(help="Port of the Prefect API and UI (0: any free port).")] = 4200,
