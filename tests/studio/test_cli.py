@@ -18,15 +18,21 @@ def aura(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedPr
     env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect"),
            "PREFECT_LOCAL_STORAGE_PATH": str(home / "prefect" / "storage")}
     env.pop("PREFECT_API_URL", None)
+    for name in ("OPENAI_API_KEY", "AURA_OPENAI_API_KEY", "AURA_SECRET_BLOCKS", "AURA_PROFILE"):
+        env.pop(name, None)
     return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, env=env,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def test_help_documents_every_option(tmp_path: Path) -> None:
+def test_help_documents_every_option_its_default_and_its_choices(tmp_path: Path) -> None:
     result = aura("generate", "--help", home=tmp_path)
     assert result.returncode == 0
-    for option in ("--duration", "--aspect", "--out", "--json", "--llm", "--voice", "--images", "--resolution"):
-        assert option in result.stdout
+    text = " ".join(result.stdout.replace("│", " ").split())
+    for option in ("--duration", "--aspect", "--out", "--mkdir", "--json", "--llm", "--voice", "--images",
+                   "--resolution"):
+        assert option in text
+    assert "360p, 480p, 720p, 1080p, 2160p" in text and "[default: 720p]" in text
+    assert "[default: 60.0]" in text and "[default: 16:9]" in text and "(default: AURA_TTS or local)" in text
 
 
 @pytest.mark.parametrize(
@@ -37,6 +43,13 @@ def test_help_documents_every_option(tmp_path: Path) -> None:
         (["bees", "--aspect", "4:3", "--out", "{out}"], "--aspect"),
         (["bees", "--out", "{tmp}/file.txt/v.mp4"], "--out"),
         (["bees", "--out", "{tmp}/v.avi"], ".mp4"),
+        # fail fast: what is checkable before a run is refused before any Prefect server starts
+        (["bees", "--out", "{tmp}/missing/v.mp4"], "--out: the folder"),
+        (["bees", "--voice", "espeak:no-such-voice", "--out", "{out}"], "--voice"),
+        (["bees", "--voice", "espeak:../lang", "--out", "{out}"], "--voice"),
+        (["bees", "--llm", "openai:gpt-4o-mini", "--out", "{out}"], "--llm: openai:gpt-4o-mini needs OPENAI_API_KEY"),
+        (["bees", "--images", "nope:x", "--out", "{out}"], "--images: unknown images provider"),
+        (["bees", "--profile", "fast", "--out", "{out}"], "--profile"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:
@@ -50,6 +63,41 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, args: 
     assert result.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "home"]
     assert [p.name for p in (tmp_path / "home").iterdir()] == ["prefect"]
+    assert list((tmp_path / "home" / "prefect").iterdir()) == []  # no server was started, no database made
+
+
+def test_aura_home_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "not-a-folder").write_text("x")
+    env_home = tmp_path / "home"
+    (env_home / "prefect").mkdir()
+    env = {**os.environ, "AURA_HOME": str(tmp_path / "not-a-folder"), "PREFECT_HOME": str(env_home / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "generate", "bees", "--out", str(tmp_path / "v.mp4")],
+                            capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: AURA_HOME: {tmp_path / 'not-a-folder'} is a file, not a folder: "
+                                     "point AURA_HOME at a folder")
+
+
+def test_summary_counts_scenes_in_words() -> None:
+    from rich.console import Console
+
+    from studio import cli
+    from tasks.schemas import Video
+
+    video = Video(path=Path("v.mp4"), duration=10.0, narration_duration=10.0, width=640, height=360, fps=24,
+                  video_codec="h264", audio_codec="aac", size_bytes=10**6, title="Bees", scenes=1, job_key="k",
+                  created_at="2026-01-01T00:00:00Z")
+    console = Console(record=True, width=200)
+    cli.err, previous = console, cli.err
+    try:
+        cli._summary(video)
+        cli._summary(video.model_copy(update={"scenes": 3}))
+    finally:
+        cli.err = previous
+    text = console.export_text()
+    assert "1 scene," in text and "3 scenes," in text and "1 scenes" not in text
 
 
 @pytest.mark.e2e
