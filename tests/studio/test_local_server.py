@@ -6,6 +6,7 @@ Real processes throughout: `python -m studio.cli`, the server child, SIGKILL; ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,7 +35,8 @@ def _env(home: Path) -> dict[str, str]:
 
 def _servers_under(pid: int) -> list[psutil.Process]:
     try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if "studio.local_server" in " ".join(p.cmdline())]
+        children = psutil.Process(pid).children(recursive=True)
+        return [p for p in children if "studio.local_server" in " ".join(p.cmdline())]
     except psutil.Error:
         return []
 
@@ -86,10 +88,8 @@ def test_sigkill_of_aura_generate_leaves_no_server_or_ffmpeg(tmp_path: Path) -> 
         while not any("ffmpeg" in p.name() or "ffmpeg" in " ".join(p.cmdline()) for p in family.values()):
             assert run.poll() is None, run.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the run never started ffmpeg"
-            try:
+            with contextlib.suppress(psutil.Error):
                 family |= {p.pid: p for p in psutil.Process(run.pid).children(recursive=True)}
-            except psutil.Error:
-                pass
             time.sleep(0.02)
         assert _servers_under(run.pid), "no temporary server under aura generate"
     finally:
