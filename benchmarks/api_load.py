@@ -1,7 +1,8 @@
 """Load test of the REST API on loopback: concurrent real jobs, many SSE clients, memory of the API process.
 
 `aura serve` runs as a subprocess (with its own temporary AURA_HOME; with PREFECT_API_URL set it
-uses that Prefect server, otherwise it starts its local one). Each round submits `--jobs` jobs at
+uses that Prefect server, otherwise it starts its local one), and its Prefect runner runs the jobs,
+`--max-jobs` at a time, each in a process of its own. Each round submits `--jobs` jobs at
 once (10-second briefs at 360p, distinct topics) and opens `--clients` event streams spread over
 them; some clients join late (they get the log replayed), some drop their connection mid-way and
 reconnect with Last-Event-ID. Checked per round:
@@ -10,7 +11,8 @@ reconnect with Last-Event-ID. Checked per round:
   non-decreasing percentage, and `done` last: no lost, duplicated or reordered event;
 - every job is `done` in /status and its video downloads;
 - the resident memory of the API process (not of the render processes) after each round stays
-  within `--max-growth-mb` of its value after the first round.
+  within `--max-growth-mb` of its value after the first round;
+- once `aura serve` is stopped, none of its processes (Prefect server, jobs, ffmpeg) is left.
 
     python benchmarks/api_load.py                          # 2 rounds, 4 jobs, 60 clients
     python benchmarks/api_load.py --jobs 3 --clients 24 --json
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -182,13 +185,14 @@ def run(jobs: int, clients: int, rounds: int, duration: float, max_jobs: int, ma
     """Start `aura serve`, run the rounds, stop it; return the figures."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="aura-load-") as tmp:
-        env = {**os.environ, "AURA_HOME": str(Path(tmp) / "home"), "AURA_API_RUNNER": "local",
+        env = {**os.environ, "AURA_HOME": str(Path(tmp) / "home"),
                "AURA_API_RATE_PER_MINUTE": "0", "AURA_API_GENERATE_PER_MINUTE": "0",
                "AURA_API_MAX_JOBS": str(max_jobs), "AURA_API_HEARTBEAT_SECONDS": "1",
                "AURA_API_MAX_STREAMS": str(clients + 100)}
         if not env.get("PREFECT_API_URL"):
             env["PREFECT_HOME"] = str(Path(tmp) / "prefect")
         log = open(Path(tmp) / "serve.log", "wb")  # noqa: SIM115 - closed below
+        family: list[psutil.Process] = []
         server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port)],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -214,20 +218,23 @@ def run(jobs: int, clients: int, rounds: int, duration: float, max_jobs: int, ma
                     results.append(result)
             peak = max(sampler.samples, default=idle)
         finally:
+            with contextlib.suppress(psutil.Error):
+                family = psutil.Process(server.pid).children(recursive=True)
             server.send_signal(signal.SIGINT)
             try:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
+            _, left = psutil.wait_procs(family, timeout=10)
     after = [r["rss_after_mb"] for r in results]
     growth = round(after[-1] - after[0], 1)
     problems = [p for r in results for p in r["problems"]]
     ok = (not problems and all(r["jobs_done"] == jobs and r["videos"] == jobs for r in results)
-          and growth <= max_growth_mb)
+          and growth <= max_growth_mb and not left)
     return {"ok": ok, "rounds": results, "rss_idle_mb": round(idle, 1), "rss_peak_mb": round(peak, 1),
             "rss_after_rounds_mb": after, "rss_growth_mb": growth, "max_growth_mb": max_growth_mb,
-            "lost_or_bad_events": len(problems)}
+            "lost_or_bad_events": len(problems), "processes_left": [p.pid for p in left]}
 
 
 def main() -> None:
@@ -253,6 +260,7 @@ def main() -> None:
                 print("  problem:", problem)
         print(f"API process RSS: idle {figures['rss_idle_mb']} MB, peak {figures['rss_peak_mb']} MB, "
               f"growth after round 1: {figures['rss_growth_mb']} MB (allowed {figures['max_growth_mb']})")
+        print(f"processes of aura serve left after it stopped: {len(figures['processes_left'])}")
         print("OK" if figures["ok"] else "FAILED")
     raise SystemExit(0 if figures["ok"] else 1)
 

@@ -362,6 +362,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         )
 
     def build(request: GenerateRequest) -> tuple[Any, Any, Any]:
+        from providers.images.media_folder import media_folder_allowed
         from tasks.schemas import Brief, Providers, RenderSpec
 
         o = request.options
@@ -389,6 +390,11 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
                 raise JobError(422, "provider_not_allowed",
                                f"{field}: provider {vendor!r} is not allowed on this server "
                                f"(allowed: {', '.join(allowed[capability])})")
+            if capability == "images" and vendor == "media" and not media_folder_allowed(
+                    spec.partition(":")[2], aura.media_dirs):
+                raise JobError(422, "media_folder_not_allowed",
+                               "providers.images: that media folder is not one this server reads from "
+                               "(the operator lists them in AURA_MEDIA_DIRS)")
         try:
             brief = Brief(**{k: v for k, v in brief_fields.items() if v is not None})
             render = RenderSpec(**{k: v for k, v in render_fields.items() if v is not None})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -154,15 +155,11 @@ class PrefectStack:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST to the REST API; the decoded answer."""
-        response = self.http.post(path, json=body)
-        response.raise_for_status()
-        return response.json()
+        return send_retrying(self.http, "POST", path, body).json()
 
     def get(self, path: str) -> Any:
         """GET from the REST API; the decoded answer."""
-        response = self.http.get(path)
-        response.raise_for_status()
-        return response.json()
+        return send_retrying(self.http, "GET", path).json()
 
     def log(self, name: str) -> str:
         """The end of one of the stack's log files."""
@@ -206,6 +203,31 @@ class PrefectStack:
             if until(events) or time.perf_counter() > deadline:
                 return events
             time.sleep(1)
+
+
+RETRYABLE = (429, 502, 503, 504)
+
+
+def send_retrying(http: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None,
+                  attempts: int = 8, max_delay: float = 10.0) -> httpx.Response:
+    """One request to Prefect's REST API, retried the way Prefect's own client retries.
+
+    On SQLite, a write that meets another writer's lock fails with "database is locked"; the server
+    answers that with 503 (and 429 when it sheds load) precisely so that clients retry, and Prefect's
+    client, its CLI and its workers all do (PREFECT_CLIENT_MAX_RETRIES). A bare HTTP client that takes
+    the first 503 as final fails whenever the machine is busy enough for two writes to overlap.
+    """
+    delay = 0.5
+    for attempt in range(attempts):
+        response = http.request(method, path, json=body)
+        if response.status_code not in RETRYABLE or attempt == attempts - 1:
+            response.raise_for_status()
+            return response
+        wait = response.headers.get("Retry-After", "")
+        pause = float(wait) if wait.replace(".", "", 1).isdigit() else delay * random.uniform(1.0, 1.5)
+        time.sleep(min(pause, max_delay))
+        delay = min(delay * 2, max_delay)
+    raise AssertionError("unreachable")
 
 
 def prepare(stack: PrefectStack) -> None:

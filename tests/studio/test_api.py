@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psutil
 import pytest
 
 from studio.sse import Message, parse_lines
-from tests.studio.conftest import flow_run_processes
+from tests.studio.conftest import job_processes, unserved_deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -198,7 +199,7 @@ def _flow_run_state(job_id: str) -> str:
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
-        state = client.read_flow_run(job_id).state
+        state = client.read_flow_run(UUID(job_id)).state
         assert state is not None
         return state.type.value
 
@@ -210,10 +211,11 @@ def _gone(procs: list[psutil.Process]) -> bool:
 def _running_job(live: Live, topic: str) -> tuple[str, list[Message], list[psutil.Process]]:
     """A long job that has begun to report, and its process (the runner's child)."""
     body = {**TINY, "brief": topic, "durationSeconds": 90}
+    submitted = time.time()
     job_id = live.http.post("/api/videos/generate", json=body).json()["jobId"]
     first = stream(live, job_id, stop_after=2)
     assert first[0].event == "progress"
-    procs = flow_run_processes(job_id)
+    procs = job_processes(submitted)
     assert procs, "the runner runs the job in a process of its own"
     return job_id, first, procs
 
@@ -268,9 +270,7 @@ def test_job_state_survives_an_api_restart(tmp_path: Path, job_runner: str) -> N
 
 def test_a_job_no_runner_takes_fails_in_seconds_saying_why(tmp_path: Path) -> None:
     """A deployment nobody serves (a stale one in the database, a stopped worker): the job fails, it does not wait."""
-    from flows.make_video import make_video
-
-    make_video.to_deployment(name="nobody-serves").apply()  # created, then never polled
+    unserved_deployment("nobody-serves")  # created, then never polled
     with live_api(tmp_path / "home", "make-video/nobody-serves", pickup_seconds=2) as live:
         refused = live.http.post("/api/videos/generate", json=TINY)
         assert refused.status_code == 503, refused.text

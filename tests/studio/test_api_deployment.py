@@ -1,4 +1,5 @@
-"""Jobs that run through a Prefect deployment: progress from `aura.stage.*` events, or from the run's state."""
+"""Jobs through a deployment the API does not serve itself: progress from `aura.stage.*` events, a worker's
+deployment (`AURA_API_DEPLOYMENT`), and the stale-deployment case."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from studio.jobs import DeploymentLauncher, JobManager
+from studio.jobs import JobManager
 from studio.sse import Message, parse_lines
+from tests.studio.conftest import unserved_deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -26,7 +28,7 @@ TINY: dict[str, Any] = {"brief": "How honeybees communicate", "durationSeconds":
 
 
 @contextmanager
-def serve(home: Path, manager: JobManager, **overrides: Any) -> Iterator[httpx.Client]:
+def serve(home: Path, manager: JobManager | None = None, **overrides: Any) -> Iterator[httpx.Client]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
     from studio.server import running_server
@@ -40,7 +42,6 @@ def serve(home: Path, manager: JobManager, **overrides: Any) -> Iterator[httpx.C
             with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as http:
                 yield http
         finally:
-            manager.local.kill_all()
             get_settings.cache_clear()
 
 
@@ -50,31 +51,16 @@ def read_stream(http: httpx.Client, job_id: str) -> list[Message]:
         return list(parse_lines(response.iter_lines()))
 
 
-class Unworked(DeploymentLauncher):
-    """A 'deployment' whose runs nobody executes: the test plays the worker (events and states)."""
-
-    async def create(self, client: Any, parameters: dict[str, Any], tags: list[str]) -> Any:
-        from prefect.states import Scheduled
-
-        from flows.make_video import make_video
-
-        return await client.create_flow_run(make_video, parameters=parameters, tags=tags, state=Scheduled())
-
-
 def test_stage_events_of_a_deployment_run_become_its_stream(tmp_path: Path) -> None:
     """The contract with tasks/runtime/events.py: `aura.stage.<state>` events related to the flow run."""
     from prefect import get_client
     from prefect.events import emit_event
     from prefect.states import Completed, Running
 
+
     home = tmp_path / "home"
-    manager = JobManager(home, runner="deployment", events_grace_seconds=8)
-    manager.deployed = Unworked("make-video/none")
-
-    async def use_it() -> DeploymentLauncher:
-        return manager.deployed
-
-    manager._launcher = use_it  # type: ignore[method-assign]
+    unserved_deployment("played-by-the-test")  # the test plays its runner
+    manager = JobManager(home, "make-video/played-by-the-test", pickup_seconds=None, events_grace_seconds=8)
     with serve(home, manager) as http:
         created = http.post("/api/videos/generate", json=TINY).json()
         job_id = created["jobId"]
@@ -85,12 +71,13 @@ def test_stage_events_of_a_deployment_run_become_its_stream(tmp_path: Path) -> N
         reports = [("brief", 0, 1, "started"), ("brief", 1, 1, "finished"), ("script", 0, 1, "started"),
                    ("script", 1, 1, "finished"), ("voice", 0, 1, "started"), ("voice", 1, 2, "progress"),
                    ("voice", 1, 2, "progress"), ("voice", 2, 2, "finished")]
-        for stage, done, total, state in reports:
+        for seq, (stage, done, total, state) in enumerate(reports, 1):
             emit_event(event=f"aura.stage.{state}", resource={"prefect.resource.id": f"aura.stage.{stage}"},
                        related=[{"prefect.resource.id": f"prefect.flow-run.{job_id}",
                                  "prefect.resource.role": "flow-run"}],
                        payload={"stage": stage, "done": done, "total": total, "message": f"{stage} {state}",
-                                "state": "item" if state == "progress" else state, "percentage": 0})
+                                "state": "item" if state == "progress" else state, "percentage": 0,
+                                "attempt": 1, "seq": seq})
             time.sleep(0.05)
         deadline = time.monotonic() + 60
         while http.get(f"/api/videos/{job_id}/status").json()["progressPercentage"] < 50:
@@ -105,39 +92,34 @@ def test_stage_events_of_a_deployment_run_become_its_stream(tmp_path: Path) -> N
         status = http.get(f"/api/videos/{job_id}/status").json()
 
     assert [m.id for m in messages] == list(range(1, len(messages) + 1))
-    progress = [m for m in messages if m.event == "progress" and m.data["stage"] in ("brief", "script", "voice")
-                and m.data["state"] != "running"]
+    progress = [m for m in messages if m.event == "progress"]
     assert [(m.data["stage"], m.data["state"]) for m in progress] == [
         (stage, "item" if state == "progress" else state) for stage, _, _, state in reports]
     assert [m.data["percentage"] for m in progress] == [0, 5, 5, 25, 25, 37.5, 50, 50]
-    assert any(m.data["message"] == "flow run Running" for m in messages)  # the state, before any event
     assert messages[-1].event == "done" and messages[-1].data["videoUrl"].endswith("/download")
     assert status["status"] == "done" and status["progressPercentage"] == 100
 
 
-def test_a_job_runs_through_a_served_deployment(tmp_path: Path) -> None:
-    """A real served deployment executes the job; the API sees only Prefect: the run's state and stage events."""
+def test_a_job_runs_through_a_workers_deployment(tmp_path: Path) -> None:
+    """AURA_API_DEPLOYMENT: a deployment served elsewhere (here `serve()` in another process) runs the job."""
     from prefect.settings import PREFECT_API_URL
 
     home = tmp_path / "home"
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "AURA_HOME": str(home),
            "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
-    # a module-path entrypoint: loaded from the file path, the flow's postponed annotations do not resolve
-    # (`Make_VideoModel is not fully defined`), a problem of the flow file's deployment, not of the API
     script = ("from prefect import serve; from prefect.deployments.runner import EntrypointType; "
               "from flows.make_video import make_video; "
               "serve(make_video.to_deployment(name='api-test', entrypoint_type=EntrypointType.MODULE_PATH))")
     runner = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        manager = JobManager(home, runner="deployment", deployment="make-video/api-test")
-        with serve(home, manager, runner="deployment", deployment="make-video/api-test") as http:
+        with serve(home, deployment="make-video/api-test", pickup_seconds=30) as http:
             deadline = time.monotonic() + 120
-            while True:  # the runner registers the deployment when it starts
+            while True:  # the runner registers the deployment when it starts, then polls it
                 answer = http.post("/api/videos/generate", json=TINY)
                 if answer.status_code == 202:
                     break
-                assert answer.status_code == 503 and answer.json()["error"] == "no_deployment", answer.text
+                assert answer.status_code == 503 and answer.json()["error"] == "no_runner", answer.text
                 assert time.monotonic() < deadline and runner.poll() is None, "the deployment never appeared"
                 time.sleep(1)
             job_id = answer.json()["jobId"]
@@ -150,7 +132,7 @@ def test_a_job_runs_through_a_served_deployment(tmp_path: Path) -> None:
         runner.wait()
     assert [m.id for m in messages] == list(range(1, len(messages) + 1))
     assert messages[-1].event == "done", messages
-    # the worker's `aura.stage.*` events (tasks/runtime/events.py) reached the stream, in a non-decreasing percentage
+    # the run's `aura.stage.*` events (tasks/runtime/events.py) reached the stream, in a non-decreasing percentage
     stages = {m.data["stage"] for m in messages if m.event == "progress" and m.data["state"] == "finished"}
     assert stages == {"brief", "script", "voice", "visuals", "composition"}
     percentages = [m.data["percentage"] for m in messages]
@@ -163,5 +145,28 @@ def test_a_job_runs_through_a_served_deployment(tmp_path: Path) -> None:
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(job_id)
-    assert flow_run.deployment_id is not None and "aura-deployment" in flow_run.tags
+    assert flow_run.deployment_id is not None and "aura-api" in flow_run.tags
     assert f"correlation-id:{status['correlationId']}" in flow_run.tags
+
+
+def test_a_stale_deployment_of_the_same_name_is_taken_over(tmp_path: Path, job_runner: str) -> None:
+    """The reported bug: an old deployment in the local database that nobody serves. The runner `aura serve`
+    starts registers its own deployment under its name, whatever was there, and then serves it."""
+    from prefect import get_client
+
+    from studio.runner import JobRunner
+
+    unserved_deployment("taken-over", tags=["stale"])
+    runner = JobRunner(name="taken-over", limit=1, query_seconds=0.5)
+    deployment = runner.start()
+    try:
+        with get_client(sync_client=True) as client:
+            taken = client.read_deployment_by_name(deployment)
+        assert "stale" not in (taken.tags or []) and "aura-serve" in (taken.tags or [])
+        with serve(tmp_path / "home", deployment=deployment) as http:
+            created = http.post("/api/videos/generate", json=TINY)
+            assert created.status_code == 202, created.text
+            messages = read_stream(http, created.json()["jobId"])
+        assert messages[-1].event == "done", messages[-3:]
+    finally:
+        runner.stop()

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from studio.jobs import Job, LocalLauncher
+from studio.jobs import Job, JobManager
+from tests.studio.conftest import unserved_deployment
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,47 +23,47 @@ GOOD: dict[str, Any] = {"brief": "How honeybees communicate", "durationSeconds":
 KEY = "test-key-0123456789"
 
 
-class NoRender(LocalLauncher):
-    """Creates real flow runs, renders nothing: each job ends at once, cancelled (or, with `end=False`, stays
-    pending), so that the session's Prefect database holds no runs that look unfinished to other tests."""
+class NoRender(JobManager):
+    """Creates real flow runs of a deployment nobody serves, renders nothing: each job ends at once, cancelled
+    (or, with `end=False`, stays pending), so that the session's Prefect database holds no runs that look
+    unfinished to other tests."""
 
-    def __init__(self, end: bool = True) -> None:
-        super().__init__(max_jobs=1)
+    def __init__(self, home: Path, end: bool = True) -> None:
+        super().__init__(home, "make-video/no-render", pickup_seconds=None, events_grace_seconds=0)
         self.end = end
 
-    async def create(self, client: Any, parameters: dict[str, Any], tags: list[str]) -> Any:
+    async def submit(self, *args: Any, **kwargs: Any) -> Job:
         from prefect.states import Cancelled
 
-        from flows.make_video import make_video
-
-        state = Cancelled(message="not rendered in this test") if self.end else None
-        return await client.create_flow_run(make_video, parameters=parameters, tags=tags, state=state)
-
-    def enqueue(self, job: Job) -> None:
+        job = await super().submit(*args, **kwargs)
         if self.end:
-            job.append({"t": "error", "status": "cancelled", "message": "not rendered in this test"})
+            await self.client.set_flow_run_state(job.id, Cancelled(message="not rendered in this test"), force=True)
+        return job
 
 
 @contextmanager
-def serve(home: Path, launcher: LocalLauncher | None = None, **overrides: Any) -> Iterator[httpx.Client]:
+def serve(home: Path, end: bool = True, **overrides: Any) -> Iterator[httpx.Client]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.jobs import JobManager
     from studio.server import running_server
 
-    values = {"runner": "local", "heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0,
-              **overrides}
+    values = {"heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0, **overrides}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AURA_HOME", str(home))
         get_settings.cache_clear()
-        manager = JobManager(home, runner="local", local=launcher or NoRender())
-        app = create_app(ApiSettings(**values), manager=manager)
+        app = create_app(ApiSettings(**values), manager=NoRender(home, end))
         try:
             with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as http:
                 http.app = app  # type: ignore[attr-defined]
                 yield http
         finally:
             get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_render_deployment(prefect_harness: None) -> None:
+    """The deployment NoRender sends jobs to: it exists, and nobody serves it."""
+    unserved_deployment("no-render")
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +233,7 @@ def test_a_crash_inside_is_a_500_without_traceback_or_secret(api: httpx.Client) 
 
 
 def test_api_keys_and_job_link_tokens(tmp_path: Path) -> None:
-    with serve(tmp_path, launcher=NoRender(end=False), keys=f"{KEY},second-key-abcdef") as http:
+    with serve(tmp_path, end=False, keys=f"{KEY},second-key-abcdef") as http:
         assert_clean_error(http.post("/api/videos/generate", json=GOOD), 401, "X-API-Key")
         assert_clean_error(http.get("/api/videos", headers={"X-API-Key": "wrong"}), 401)
         assert written(tmp_path) == []
@@ -287,7 +288,7 @@ def test_cors_is_off_by_default_and_configurable(api: httpx.Client, tmp_path: Pa
 
 
 def test_cancel_of_a_queued_job_never_starts_it(tmp_path: Path) -> None:
-    with serve(tmp_path, launcher=LocalLauncher(max_jobs=0)) as http:  # no free slot: jobs wait in the queue
+    with serve(tmp_path, end=False) as http:  # nobody serves the deployment: jobs wait as Scheduled
         job_id = http.post("/api/videos/generate", json=GOOD).json()["jobId"]
         assert http.get(f"/api/videos/{job_id}/status").json()["status"] == "pending"
         answer = http.post(f"/api/videos/{job_id}/cancel")
@@ -296,9 +297,32 @@ def test_cancel_of_a_queued_job_never_starts_it(tmp_path: Path) -> None:
             events = [line for line in response.iter_lines() if line.startswith("event:")]
         assert events == ["event: error"]
         assert_clean_error(http.post(f"/api/videos/{job_id}/cancel"), 409, "already ended")
-    assert not (tmp_path / "api" / "jobs" / job_id / "child.pid").exists()
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(job_id).state
     assert state is not None and state.type.value == "CANCELLED"
+
+
+def test_rotating_forwarded_for_does_not_dodge_rate_limits(tmp_path: Path) -> None:
+    """X-Forwarded-For from a peer that is not a configured proxy is ignored: the peer's address is the client."""
+    with serve(tmp_path, rate_per_minute=60, rate_burst=3) as http:
+        answers = [http.get("/api/videos", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(8)]
+    assert answers[:3] == [200, 200, 200] and 429 in answers
+
+
+def test_forwarded_for_from_a_configured_proxy_names_the_client(tmp_path: Path) -> None:
+    with serve(tmp_path, rate_per_minute=60, rate_burst=3, trusted_proxies="127.0.0.1") as http:
+        answers = [http.get("/api/videos", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(8)]
+    assert answers == [200] * 8  # one bucket per client behind the proxy
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_serving_beyond_loopback_without_a_key_is_refused(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.server import run_server
+
+    monkeypatch.delenv("AURA_API_KEYS", raising=False)
+    with pytest.raises(SystemExit) as refused:
+        run_server(host=host, port=0)
+    message = str(refused.value)
+    assert "AURA_API_KEYS" in message and "--allow-open" in message and "\n" not in message

@@ -20,7 +20,8 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-from studio.jobs import Job, LocalLauncher  # noqa: E402
+from tests.studio.conftest import unserved_deployment  # noqa: E402
+from tests.studio.test_api_errors import NoRender  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,35 +38,22 @@ OPERATIONS = [
 ]
 
 
-class NoRender(LocalLauncher):
-    """Creates the flow run already cancelled, and ends the job at once without rendering."""
-
-    async def create(self, client: Any, parameters: dict[str, Any], tags: list[str]) -> Any:
-        from prefect.states import Cancelled
-
-        from flows.make_video import make_video
-
-        return await client.create_flow_run(make_video, parameters=parameters, tags=tags,
-                                            state=Cancelled(message="not rendered while fuzzing"))
-
-    def enqueue(self, job: Job) -> None:
-        job.append({"t": "error", "status": "cancelled", "message": "not rendered while fuzzing"})
-
-
 @pytest.fixture(scope="module")
-def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def fuzz(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[dict[str, Any]]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.jobs import JobManager
     from studio.server import running_server
+
+    unserved_deployment("no-render")  # NoRender's deployment, which nobody serves
 
     home: Path = tmp_path_factory.mktemp("fuzz-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AURA_HOME", str(home))
         get_settings.cache_clear()
-        manager = JobManager(home, runner="local", local=NoRender(max_jobs=1))
-        app = create_app(ApiSettings(runner="local", rate_per_minute=0, generate_per_minute=0, max_queue=10_000,
-                                     heartbeat_seconds=0.5), manager=manager)
+        manager = NoRender(home)
+        manager.max_queue = 0
+        app = create_app(ApiSettings(rate_per_minute=0, generate_per_minute=0, heartbeat_seconds=0.5),
+                         manager=manager)
         with running_server(app) as base:
             # one real job, so that fuzzing reaches past the 404 of random ids
             job = httpx.post(f"{base}/api/videos/generate", json={"brief": "fuzz", "durationSeconds": 10}).json()

@@ -25,12 +25,12 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @contextmanager
-def live_api(home: Path, **overrides: Any) -> Iterator[str]:
+def live_api(home: Path, deployment: str, **overrides: Any) -> Iterator[str]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
     from studio.server import running_server
 
-    values = {"runner": "local", "heartbeat_seconds": 1, **overrides}
+    values = {"deployment": deployment, "heartbeat_seconds": 1, **overrides}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AURA_HOME", str(home))
         get_settings.cache_clear()
@@ -39,7 +39,6 @@ def live_api(home: Path, **overrides: Any) -> Iterator[str]:
             with running_server(app) as base:
                 yield base
         finally:
-            app.state.manager.local.kill_all()
             get_settings.cache_clear()
 
 
@@ -68,10 +67,10 @@ def wait_until(page: Any, expression: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def test_form_progress_bar_and_video_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
+def test_form_progress_bar_and_video_in_a_real_browser(browser: Any, tmp_path: Path, job_runner: str) -> None:
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with live_api(tmp_path / "home") as base:
+    with live_api(tmp_path / "home", job_runner) as base:
         page = browser.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))

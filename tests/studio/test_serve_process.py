@@ -1,0 +1,102 @@
+"""`aura serve` as a process: it outlives its Prefect server's death, and nothing it started outlives it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"brief": "How honeybees communicate", "durationSeconds": 60,
+        "options": {"resolution": "360p", "fps": 24, "quality": "draft", "density": "sparse"}}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.2)
+
+
+def healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def aura_serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`aura serve` on a free port with its own Prefect server (no PREFECT_API_URL) and a fresh home."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AURA_"))}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "AURA_HOME": str(tmp_path / "aura"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+            "AURA_API_RATE_PER_MINUTE": "0", "AURA_API_GENERATE_PER_MINUTE": "0"}
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port)], cwd=ROOT,
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(base) or server.poll() is not None, 240, "aura serve to answer")
+        assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        yield server, base
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        log.close()
+
+
+def family(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def all_gone(procs: list[psutil.Process]) -> bool:
+    return all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in procs)
+
+
+def test_the_api_outlives_its_prefect_server_and_nothing_outlives_a_sigkill(tmp_path: Path) -> None:
+    with aura_serve(tmp_path) as (server, base):
+        [prefect] = [p for p in family(server.pid) if "prefect.server" in " ".join(p.cmdline())]
+        prefect.kill()  # defect: every endpoint answered 503 for good
+        wait_for(lambda: not healthy(base), 30, "/healthz to report Prefect down")
+        wait_for(lambda: healthy(base), 180, "the Prefect server to be restarted")
+        created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
+        assert created.status_code == 202, created.text
+        job = created.json()["jobId"]
+        wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
+                 180, "the job to run")
+        started = family(server.pid)
+        assert len(started) >= 3  # the Prefect server, the guardian, the job's process (and its ffmpeg)
+        server.send_signal(signal.SIGKILL)  # defect: the Prefect server and the jobs were orphaned
+        server.wait()
+        wait_for(lambda: all_gone(started), 30, "every process aura serve started to end")
+
+
+def test_sigterm_stops_aura_serve_and_everything_it_started(tmp_path: Path) -> None:
+    with aura_serve(tmp_path) as (server, base):
+        created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
+        assert created.status_code == 202, created.text
+        job = created.json()["jobId"]
+        wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
+                 180, "the job to run")
+        started = family(server.pid)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) is not None
+        wait_for(lambda: all_gone(started), 30, "every process aura serve started to end")
