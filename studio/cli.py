@@ -21,6 +21,7 @@ from typing import Annotated, Any, get_args
 import typer
 from rich.console import Console
 
+from studio import cli_script
 from studio.progress_view import ProgressView
 
 __all__ = ["app", "main"]
@@ -149,7 +150,7 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{':' + where if where else ''}"
 
 
-def _execute(request: Any, as_json: bool, verbose: bool) -> None:
+def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, review: bool = False) -> None:
     """Run the flow for `request`, with Ctrl-C/SIGTERM cancelling cleanly, and print the result."""
     _connect()
     if not verbose:
@@ -158,9 +159,12 @@ def _execute(request: Any, as_json: bool, verbose: bool) -> None:
     import threading
     import time
 
+    from prefect.exceptions import CancelledRun
+
     from flows.make_video import make_video
     from providers.errors import AuraError
     from providers.media.process import kill_all_children
+    from studio.cli_script import review_prompt
     from tasks.runtime.cancellation import children_die_with_me, children_stopped_on_interrupt
 
     children_die_with_me()  # whatever kills us (SIGKILL included), no server or ffmpeg of ours outlives us
@@ -224,13 +228,13 @@ def _execute(request: Any, as_json: bool, verbose: bool) -> None:
         raise KeyboardInterrupt
 
     # SIGTERM (kill, systemd, a container stopping) is a cancel too
-    view = ProgressView(err, enabled=not verbose)
+    view = ProgressView(err, enabled=not verbose and not review)  # a review talks on the terminal instead
     previous = signal.signal(signal.SIGINT, on_interrupt)
     previous_term = signal.signal(signal.SIGTERM, on_interrupt)
     try:
         # ffmpeg is killed the moment Ctrl-C arrives, whichever thread the kernel hands it to
-        with view, children_stopped_on_interrupt(on_signal=begin_cancel):
-            video = make_video(**request.flow_parameters())
+        with view, children_stopped_on_interrupt(on_signal=begin_cancel), review_prompt(review):
+            video = make_video(**request.flow_parameters(), script=script, review=review)
     except KeyboardInterrupt:
         kill_all_children()
         say_cancelled()
@@ -242,6 +246,8 @@ def _execute(request: Any, as_json: bool, verbose: bool) -> None:
         raise _fail(str(exc), 1) from None
     except OSError as exc:
         raise _fail(_os_error(exc), 1) from None
+    except CancelledRun as exc:  # rejected (or not answered) in review
+        raise _fail(f"stopped: {exc}", 1) from None
     finally:
         if not cancelling.is_set():
             signal.signal(signal.SIGINT, previous)
@@ -259,7 +265,9 @@ def _execute(request: Any, as_json: bool, verbose: bool) -> None:
 
 @app.command()
 def generate(
-    topic: Annotated[str, typer.Argument(help="What the video is about, e.g. 'How honeybees communicate'.")],
+    topic: Annotated[str | None, typer.Argument(
+        help="What the video is about, e.g. 'How honeybees communicate' (with --script: the file's brief).",
+        show_default=False)] = None,
     duration: Annotated[float, typer.Option(help="Target length in seconds, 10 to 1800.")] = 60.0,
     aspect: Annotated[str, typer.Option(help=f"Frame shape: {_choices('Brief', 'aspect')}.")] = "16:9",
     out: Annotated[Path | None, typer.Option(
@@ -320,6 +328,11 @@ def generate(
         help="default, debug (long timeouts, temp files kept, verbose) or quick-demo (short timeouts, "
              "one retry, template script if the LLM's fails). (default: AURA_PROFILE or default)",
         show_default=False)] = None,
+    script: Annotated[Path | None, typer.Option(
+        "--script", help="Render this script file (from `aura script`, edited) instead of writing one.",
+        show_default=False)] = None,
+    review: Annotated[bool, typer.Option(
+        "--review", help="Stop after the script: approve, edit or reject it here or in the Prefect UI.")] = False,
 ) -> None:
     """Render a narrated, captioned MP4 from a topic or a short brief."""
     from providers.settings import get_settings
@@ -334,15 +347,19 @@ def generate(
         texts = tuple(p.read_text(errors="replace") for p in reference) if reference else None
     except OSError as exc:
         raise _fail(f"--reference: {_os_error(exc)}") from None
+    from studio.cli_script import script_option
+
+    file_brief, given = script_option(script, topic)
     request = _prepare(
-        {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal, "tone": tone,
-         "language": language, "pacing": pacing, "density": density, "visual_style": style, "references": texts},
+        file_brief or {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
+                       "tone": tone, "language": language, "pacing": pacing, "density": density,
+                       "visual_style": style, "references": texts},
         {"resolution": resolution, "fps": fps, "quality": quality, "captions": captions, "motion": motion,
          "preset": preset, "music": str(music.resolve()) if music else None, "caption_style": caption_style},
         {"llm": llm, "tts": voice, "images": images, "renderer": renderer},
         out, mkdir, budget,
     )
-    _execute(request, as_json, verbose)
+    _execute(request, as_json, verbose, script=given, review=review)
 
 
 @app.command()
@@ -446,6 +463,9 @@ def server_status() -> None:
     source = "PREFECT_API_URL" if configured_url() else "aura server start"
     print(url)
     err.print(f"aura commands use {url} ({source})", highlight=False)
+
+
+cli_script.register(app)  # aura script, aura review
 
 
 def main() -> None:
