@@ -303,7 +303,12 @@ def generate(
              "`aura voices` lists the local ones. (default: AURA_TTS or local)",
         show_default=False)] = None,
     images: Annotated[str | None, typer.Option(
-        help="Images: local, diffusers:MODEL_OR_PATH, openai:MODEL. (default: AURA_IMAGES or local)",
+        help="Visuals: local (drawn cards), pexels, pexels-photos, pixabay, pixabay-photos (stock footage; "
+             "PEXELS_API_KEY / PIXABAY_API_KEY), diffusers:MODEL_OR_PATH, openai:MODEL. (default: AURA_IMAGES "
+             "or local)", show_default=False)] = None,
+    media: Annotated[Path | None, typer.Option(
+        exists=True, file_okay=False, help="Your own clips and pictures: each scene gets the best-matching file "
+        "of this folder (by file, folder and sidecar .txt names). Same as --images media:DIR.",
         show_default=False)] = None,
     renderer: Annotated[str | None, typer.Option(
         help="Renderer: ffmpeg or moviepy. (default: AURA_RENDERER or ffmpeg)", show_default=False)] = None,
@@ -347,6 +352,11 @@ def generate(
         texts = tuple(p.read_text(errors="replace") for p in reference) if reference else None
     except OSError as exc:
         raise _fail(f"--reference: {_os_error(exc)}") from None
+    if media is not None:
+        if images:
+            raise _fail("--media and --images both choose the visuals: use one (for a fallback to your folder, "
+                        "set AURA_FALLBACK_IMAGES=media:DIR)")
+        images = f"media:{media.resolve()}"
     from studio.cli_script import script_option
 
     file_brief, given = script_option(script, topic)

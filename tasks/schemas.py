@@ -189,7 +189,18 @@ class Scene(_Frozen):
     narration: str = Field(min_length=1, max_length=5000)
     visual_prompt: str = Field(min_length=1, max_length=1000)
     # footage search terms in English (1-3); empty in scripts written before they existed
-    queries: tuple[Annotated[str, Field(max_length=100)], ...] = Field(default=(), max_length=5)
+    queries: tuple[Annotated[str, Field(max_length=100)], ...] = Field(default=(), max_length=3)
+
+    @field_validator("queries", mode="before")
+    @classmethod
+    def _tidy_queries(cls, value: object) -> object:
+        # a writer's extra or overlong terms are trimmed rather than failing the whole script
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            return value
+        tidy = [" ".join(str(q).split())[:100] for q in value if isinstance(q, str | int | float)]
+        return tuple(dict.fromkeys(q for q in tidy if q))[:3]
 
 
 class Script(_Frozen):

@@ -68,11 +68,13 @@ def script_schema() -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["title", "narration", "visual_prompt"],
+                    "required": ["title", "narration", "visual_prompt", "queries"],
                     "properties": {
                         "title": {"type": "string"},
                         "narration": {"type": "string"},
                         "visual_prompt": {"type": "string"},
+                        # footage search terms: stock libraries match short English keywords
+                        "queries": {"type": "array", "items": {"type": "string"}},
                     },
                 },
             },
@@ -86,7 +88,9 @@ def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> 
     system = (
         "You write narration scripts for short explainer videos. Write only the words the narrator says: "
         "no stage directions, no brackets, no 'Scene 1:' labels, no word counts. "
-        "For every scene give a short title, the narration, and one concrete visual prompt describing a single image."
+        "For every scene give a short title, the narration, one concrete visual prompt describing a single image, "
+        "and 1-3 footage search queries: two or three English words each, concrete nouns and actions a stock "
+        "video library would have (e.g. 'ocean waves', 'moon night sky'), in English whatever the narration's language."
     )
     user = (
         f"Topic: {brief.topic}\nAudience: {brief.audience}\n"

@@ -14,6 +14,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 from providers.base import Credit, Footage, ImageRequest
 from providers.errors import ConfigurationError
 
-__all__ = ["CLIP_SUFFIXES", "IMAGE_SUFFIXES", "MediaFolder", "describe", "words"]
+__all__ = ["CLIP_SUFFIXES", "IMAGE_SUFFIXES", "MediaFolder", "describe", "media_folder_allowed", "words"]
 
 CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -74,6 +75,14 @@ def _probe(path: str, size: int, mtime_ns: int) -> tuple[str, int, int, float, f
             return "clip", stream.codec_context.width, stream.codec_context.height, seconds, fps
     except (av.FFmpegError, UnicodeDecodeError, ValueError):
         return None
+
+
+def media_folder_allowed(folder: str, roots: Sequence[Path]) -> bool:
+    """True when `folder` (links resolved) is one of `roots` or inside one; no roots: none is allowed."""
+    if not folder:
+        return False
+    target = Path(folder).expanduser().resolve()
+    return any(target.is_relative_to(Path(root).expanduser().resolve()) for root in roots)
 
 
 def _score(query: Counter[str], doc: list[str], df: Counter[str], n: int, avg: float) -> float:

@@ -5,7 +5,8 @@ moviepy allows so that the comparison with the ffmpeg renderer is fair:
 - each image is an `ImageClip`, cover-scaled once (a constant `resized` is applied to the still,
   not to every frame), then zoomed with `resized(lambda t: ...)` and centred in a
   `CompositeVideoClip` of the frame size, which crops it; the previous image, continuing its zoom,
-  lies on top for the fade and goes with `vfx.CrossFadeOut`;
+  lies on top for the fade and goes with `vfx.CrossFadeOut`; a footage clip is a `VideoFileClip`
+  (audio off) looped with `vfx.Loop` from its start point and cover-scaled per frame;
 - captions are `TextClip`s (the font comes from Aura's fallback chain, so Cyrillic, CJK and Arabic
   work): one per phrase on a translucent `ColorClip`, or, for karaoke, one per word placed where the
   phrase's layout puts it, with a highlighted copy of the word while it is spoken;
@@ -27,6 +28,7 @@ from moviepy import (  # the `moviepy` extra
     ImageClip,
     TextClip,
     VideoClip,
+    VideoFileClip,
     concatenate_videoclips,
     vfx,
 )
@@ -59,6 +61,24 @@ def _zooming(image: Path, plan: SegmentPlan, duration: float, z0: float, z1: flo
     # "center" would use the clip's starting size; a growing clip needs its position per frame
     return still.resized(zoom).with_position(lambda t: ((plan.width - w * zoom(t)) / 2,
                                                         (plan.height - h * zoom(t)) / 2))
+
+
+def _footage(path: Path, plan: SegmentPlan, duration: float, start: float, fade_out: float = 0.0) -> VideoClip:
+    """A footage clip played from `start` (looping), cover-scaled per frame and centred; its audio ignored."""
+    source = VideoFileClip(str(path), audio=False)
+    looped = source.with_effects([vfx.Loop(duration=start + duration)]).subclipped(start, start + duration)
+    cover = max(plan.width / source.w, plan.height / source.h)
+    moving = looped.resized(cover)
+    if fade_out:
+        moving = moving.with_effects([vfx.CrossFadeOut(fade_out)])
+    return moving.with_position("center")
+
+
+def _visual(image: Path, plan: SegmentPlan, duration: float, zoom: tuple[float, float], clip_seconds: float,
+            start: float, fade_out: float = 0.0) -> VideoClip:
+    if clip_seconds:
+        return _footage(image, plan, duration, start, fade_out)
+    return _zooming(image, plan, duration, *zoom, fade_out=fade_out)
 
 
 def _font(text: str) -> str:
@@ -121,14 +141,23 @@ def segment_clip(plan: SegmentPlan) -> tuple[VideoClip, int]:
     duration = (frames + 0.5) / plan.fps
     layers: list[VideoClip] = []
     fade = min(frames - 1, round(plan.fade_in * plan.fps)) / plan.fps if plan.previous_image else 0.0
-    layers.append(_zooming(plan.image, plan, duration, plan.zoom_from, plan.zoom_to))
+    layers.append(_visual(plan.image, plan, duration, (plan.zoom_from, plan.zoom_to), plan.clip_seconds,
+                          plan.clip_start))
     if plan.previous_image is not None and fade > 0:
-        # the outgoing image, still zooming, fades out on top of the new one
-        layers.append(_zooming(plan.previous_image, plan, fade, *plan.previous_zoom, fade_out=fade))
+        # the outgoing image (still zooming) or clip (still playing) fades out on top of the new one
+        layers.append(_visual(plan.previous_image, plan, fade, plan.previous_zoom, plan.previous_clip_seconds,
+                              plan.previous_clip_start, fade_out=fade))
     for cue in plan.captions:
         layers += _caption_clips(cue, plan, frames / plan.fps)
     clip = CompositeVideoClip(layers, size=(plan.width, plan.height), bg_color=(0, 0, 0)).with_duration(duration)
     return clip, frames
+
+
+def _close(video: VideoClip) -> None:
+    """Close a composition and its layers: a footage layer holds an ffmpeg reader process."""
+    for layer in getattr(video, "clips", ()):
+        layer.close()
+    video.close()
 
 
 class MoviePyRenderer:
@@ -148,7 +177,7 @@ class MoviePyRenderer:
                 # the same forced key frame at the end as the ffmpeg renderer, so that segments join the same way
                 ffmpeg_params=["-force_key_frames", f"expr:eq(n,{frames - 1})", *_encoder_params(plan, frames)],
             )
-            video.close()
+            _close(video)
             check_segment(tmp, plan)
         return out_path
 
@@ -174,5 +203,7 @@ class MoviePyRenderer:
                 audio_codec="aac", threads=self.threads, pixel_format="yuv420p", logger=None,
                 ffmpeg_params=_encoder_params(first, total),
             )
+            for scene in scenes:
+                _close(scene)
             video.close()
         return out_path

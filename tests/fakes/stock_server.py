@@ -134,7 +134,7 @@ def build_catalogue(fake: FakeStock) -> None:
     make_clip(f / "ocean-uhd.mp4", 1280, 720, 1.6, 25)
     make_clip(f / "moon-vfr.mp4", 333, 187, 1.3, 24, vfr=True, pattern="mandelbrot")
     make_clip(f / "beach-rotated.mp4", 480, 270, 1.0, 30, rotate=90, pattern="life")
-    make_clip(f / "pool-short.mp4", 640, 360, 0.4, 50, audio=True, ten_bit=True, pattern="rgbtestsrc")
+    make_clip(f / "pool-short.mp4", 640, 360, 0.4, 50, audio=True, ten_bit=True)
     make_picture(f / "lighthouse.jpg", 1280, 720, (230, 120, 20))
     make_picture(f / "lighthouse-large.jpg", 940, 529, (230, 120, 20))
     make_picture(f / "lighthouse-medium.jpg", 622, 350, (230, 120, 20))

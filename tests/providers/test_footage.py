@@ -198,3 +198,38 @@ def test_media_folder_errors_say_what_to_fix(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigurationError, match="no readable clips or pictures"):
         resolve("images", f"media:{tmp_path / 'empty'}").search(_request())
+
+
+def test_a_broken_download_falls_to_the_next_candidate(stock: FakeStock, tmp_path: Path) -> None:
+    from tasks.visuals import FootageChoice, generate_scene_image
+
+    request = _request(("ocean",))
+    good = resolve("images", "pexels").search(request)[0]
+    bad = good.model_copy(update={"key": "pexels-video:99", "url": f"{stock.url}/media/not-a-video.mp4"})
+    visual = generate_scene_image.fn(str(tmp_path / "run"), 0, request, "pexels",
+                                     FootageChoice(candidates=(("pexels", bad), ("pexels", good))), fps=24)
+    assert (visual.kind, visual.source_key, visual.provider, visual.degraded) == ("clip", good.key, "pexels", False)
+    assert visual.path.suffix == ".mp4" and visual.seconds > 1 and visual.poster is not None
+    assert visual.credit is not None and visual.credit.source == "Pexels"
+
+
+def test_no_stock_result_falls_back_along_the_chain_then_to_a_card(stock: FakeStock, tmp_path: Path,
+                                                                  vendor_env: pytest.MonkeyPatch) -> None:
+    from tasks.visuals import choose_footage, generate_scene_image
+
+    media = tmp_path / "mine"
+    make_clip(media / "Ozean Wellen.mp4", 1280, 720, 0.6, 25)  # far larger than the frame: scaled once
+    vendor_env.setenv("AURA_FALLBACK_IMAGES", f"pixabay,media:{media}")
+    get_settings.cache_clear()
+    stock.empty = True
+    request = _request(("ocean",), width=160, height=90)
+    choice = choose_footage.fn([request], "pexels")[0]
+    assert "pexels: nothing found" in choice.note and "pixabay: nothing found" in choice.note
+    visual = generate_scene_image.fn(str(tmp_path / "run"), 0, request, "pexels", choice, fps=24)
+    assert visual.provider == f"media:{media}" and visual.degraded and "pexels: nothing found" in visual.fallback_reason
+    assert (visual.width, visual.height) == (160, 90) and visual.kind == "clip"  # the conformed copy
+    vendor_env.setenv("AURA_FALLBACK_IMAGES", "pixabay")
+    get_settings.cache_clear()
+    nothing = choose_footage.fn([request], "pexels")[0]
+    card = generate_scene_image.fn(str(tmp_path / "run"), 0, request, "pexels", nothing, fps=24)
+    assert card.provider == "local" and card.kind == "image" and card.degraded and card.path.is_file()
