@@ -107,7 +107,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-TINY = ["--duration", "10", "--density", "sparse", "--resolution", "360p", "--fps", "24", "--quality", "draft"]
+# --mkdir: the tests' output folders do not exist yet, and the CLI refuses a missing folder unless asked
+TINY = ["--duration", "10", "--density", "sparse", "--resolution", "360p", "--fps", "24", "--quality", "draft",
+        "--mkdir"]
 
 
 def cli(*args: str) -> list[str]:
