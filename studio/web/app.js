@@ -200,6 +200,19 @@ async function loadRecent() {
   }
 }
 
+// the voice picker: the server's installed voices (espeak, Kokoro, Piper) as suggestions for the voice field
+async function loadVoices() {
+  try {
+    const { voices } = await api("/api/voices");
+    $("voice-list").replaceChildren(...voices.map((v) => {
+      const option = document.createElement("option");
+      option.value = v.spec;
+      option.label = `${v.engine} · ${v.language}`;
+      return option;
+    }));
+  } catch (_) { /* no list: the field still takes a typed voice */ }
+}
+
 async function start() {
   $("brief-form").addEventListener("submit", submit);
   $("cancel").addEventListener("click", cancel);
@@ -211,6 +224,7 @@ async function start() {
   $("key-row").hidden = !state.authRequired;
   $("api-key").value = sessionStorage.getItem("aura-api-key") || "";
   loadRecent();
+  loadVoices();
 }
 
 start();
