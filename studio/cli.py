@@ -15,6 +15,7 @@ import atexit
 import errno
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -49,8 +50,10 @@ def _choices(model: str, name: str) -> str:
     from tasks import schemas
 
     annotation = getattr(schemas, model).model_fields[name].annotation
-    values = [v.value if hasattr(v, "value") else v for v in (list(annotation) if isinstance(annotation, type)
-                                                               else get_args(annotation))]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        values: list[Any] = [member.value for member in annotation]
+    else:
+        values = list(get_args(annotation))
     return ", ".join(str(v) for v in values if v != "none")
 
 

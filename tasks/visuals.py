@@ -28,7 +28,7 @@ from providers.llm.footage_terms import footage_queries
 from providers.media.files import atomic_path, file_digest
 from providers.media.footage import clip_info, conform_clip, needs_conform
 from providers.media.imaging import cover
-from providers.registry import is_footage, parse_spec, resolve
+from providers.registry import is_footage, parse_spec, resolve, resolve_footage
 from providers.remote.download import check_decodable, fetch
 from providers.settings import get_settings
 from tasks.naming import content_key, media_path
@@ -94,7 +94,7 @@ def choose_footage(requests: list[ImageRequest], images: str) -> list[FootageCho
     found: list[list[tuple[str, Footage]]] = [[] for _ in requests]
     notes: list[list[str]] = [[] for _ in requests]
     for spec in chain:
-        library = resolve("images", spec)  # a missing key fails here, naming the variable to set
+        library = resolve_footage(spec)  # a missing key fails here, naming the variable to set
         for i, request in enumerate(requests):
             try:
                 items = library.search(request)
