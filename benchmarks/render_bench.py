@@ -10,6 +10,9 @@ crossfades and captions — are rendered by:
   without re-encoding);
 - `moviepy-1pass`: moviepy the way peer tools use it: every scene in one composition, encoded with
   the soundtrack in one `write_videofile` (`MoviePyRenderer.render_in_one_pass`), no checks;
+- `ffmpeg-clips`: the ffmpeg renderer on the same timeline made of footage clips instead of stills
+  (stock-like sources of mixed sizes, frame rates and shapes, see `make_clips`): decoding, rate
+  conversion, cover-crop and loop per scene instead of one still's zoom;
 - `bound`: x264 encoding the frames the ffmpeg renderer produced (decoded beforehand to raw files,
   not timed), with the same preset and CRF, one x264 process with its default threads. No renderer
   can beat it: it is the encode alone.
@@ -23,6 +26,7 @@ it alongside the segments) is timed apart and shown under the table.
     python benchmarks/render_bench.py --skip-moviepy-long   # 10-min moviepy figures extrapolated from 60 s
     python benchmarks/render_bench.py --quick               # 60 s at 720p only
     python benchmarks/render_bench.py --renderers ffmpeg,moviepy-1pass,bound --durations 60
+    python benchmarks/render_bench.py --renderers ffmpeg,ffmpeg-clips --durations 60 --sizes 1080p   # footage
 
 Figures that were not measured are marked as extrapolated in the table.
 """
@@ -118,6 +122,42 @@ def make_inputs(folder: Path, seconds: float, scenes: int, width: int, height: i
     return out
 
 
+# stock-like sources for the clips case: mixed sizes, frame rates and shapes around the output size
+CLIP_SOURCES = [(1.0, 30, False), (2 / 3, 25, False), (4 / 3, 24, False), (1.0, 60, False), (1.0, 30, True)]
+
+
+def make_clips(folder: Path, scenes: int, width: int, height: int) -> list[dict[str, Any]]:
+    """One footage clip per scene (a few sources reused, as a stock search would): cached in `folder`.
+
+    The sources are a moving test pattern with light film-grain noise (so that decoding costs about what real
+    footage costs, not what a flat synthetic picture does): full-frame at 30 and 60 fps, 2/3 size at
+    25 fps, 4/3 size at 24 fps, and a portrait one at 30 fps (cover-cropped); 8 s each, H.264.
+    """
+    manifest = folder / "clips.json"
+    if manifest.is_file():
+        return list(json.loads(manifest.read_text()))
+    from providers.media.files import file_digest
+    from providers.media.process import run_ffmpeg
+    from providers.media.streams import probe
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for n, (scale, fps, portrait) in enumerate(CLIP_SOURCES):
+        w, h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
+        if portrait:
+            w, h = h, w
+        path = folder / f"source-{n}-{w}x{h}-{fps}.mp4"
+        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}", "-vf", "noise=alls=5:allf=t",
+                    "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                    path], timeout=1800)
+        info = probe(path)
+        sources.append({"path": str(path), "width": w, "height": h, "digest": file_digest(path),
+                        "seconds": info.video_duration, "fps": info.fps})
+    clips = [{"index": i, **sources[i % len(sources)], "kind": "clip", "provider": "pexels"} for i in range(scenes)]
+    manifest.write_text(json.dumps(clips))
+    return clips
+
+
 # ---------------------------------------------------------------- measuring one case (child process)
 
 
@@ -168,6 +208,10 @@ def run_render_case(args: argparse.Namespace) -> dict[str, Any]:
     spec = json.loads((Path(args.inputs) / "inputs.json").read_text())
     narrations = [Narration.model_validate(n) for n in spec["narrations"]]
     images = [SceneImage.model_validate(i) for i in spec["images"]]
+    if args.renderer == "ffmpeg-clips":  # the same timeline with footage clips instead of stills
+        clips = json.loads((Path(args.inputs) / "clips.json").read_text())
+        images = [SceneImage.model_validate(c) for c in clips]
+        args.renderer = "ffmpeg"
     render = RenderSpec(resolution=args.size, fps=args.fps, quality=args.quality, caption_style=args.caption_style,
                         encoder="software")
     run_dir = str(Path(args.work) / "run")
@@ -324,9 +368,11 @@ def main() -> None:
                 inputs = work / f"inputs-{size}-{seconds:g}"
                 t0 = time.perf_counter()
                 make_inputs(inputs, seconds, scenes, width, height)
+                if "ffmpeg-clips" in renderers:
+                    make_clips(inputs, scenes, width, height)
                 print(f"[{case}] inputs ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
                 results: dict[str, dict[str, Any]] = {}
-                for renderer in ("ffmpeg", "moviepy", "moviepy-1pass"):
+                for renderer in ("ffmpeg", "ffmpeg-clips", "moviepy", "moviepy-1pass"):
                     if renderer not in renderers and not (renderer == "ffmpeg" and "bound" in renderers):
                         continue
                     if renderer.startswith("moviepy") and args.skip_moviepy_long and seconds > 60:
@@ -339,7 +385,7 @@ def main() -> None:
                         continue
                     out = work / f"{renderer}-{size}-{seconds:g}.mp4"
                     print(f"[{case}] rendering with {renderer} ...", file=sys.stderr)
-                    repeat = args.repeat if renderer == "ffmpeg" and seconds <= 60 else 1
+                    repeat = args.repeat if renderer.startswith("ffmpeg") and seconds <= 60 else 1
                     results[renderer] = _child("render", repeat, inputs=inputs, out=out, renderer=renderer, size=size,
                                                fps=args.fps, quality=args.quality, caption_style=args.caption_style,
                                                work=work / f"work-{renderer}-{size}-{seconds:g}")
@@ -394,6 +440,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"| {_fmt(ratio(moviepy['wall'] if moviepy else None, r['wall']), 1)} "
               f"| {_fmt(ratio(one_pass['wall'] if one_pass else None, r['wall']), 1)} "
               f"| {_fmt(mem_ratio, 2)} | {note} |")
+    for r in rows:
+        stills = find(r["case"], "ffmpeg")
+        if r["renderer"] == "ffmpeg-clips" and stills:
+            print(f"  {r['case']}: clips ÷ stills (same run) {r['wall'] / stills['wall']:.2f} wall, "
+                  f"{r['cpu'] / stills['cpu']:.2f} CPU (target: at most 1.5 wall)")
     for r in rows:
         if r["renderer"] != "bound" and "timeline_seconds" in r:
             print(f"  {r['case']} {r['renderer']}: timeline + soundtrack (mix, loudness, AAC; not in the figures "

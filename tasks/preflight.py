@@ -36,6 +36,10 @@ _NEEDS: dict[str, tuple[str, str, bool]] = {
     "openai": ("openai_api_key", "OPENAI_API_KEY", True),
     "elevenlabs": ("elevenlabs_api_key", "ELEVENLABS_API_KEY", True),
     "openai-compat": ("llm_base_url", "AURA_LLM_BASE_URL", False),
+    "pexels": ("pexels_api_key", "PEXELS_API_KEY", True),
+    "pexels-photos": ("pexels_api_key", "PEXELS_API_KEY", True),
+    "pixabay": ("pixabay_api_key", "PIXABAY_API_KEY", True),
+    "pixabay-photos": ("pixabay_api_key", "PIXABAY_API_KEY", True),
 }
 
 # scratch per second of video at 1280×720 (segments, audio, stills, the join): issue 13 measured about

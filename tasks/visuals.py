@@ -245,8 +245,8 @@ def scene_visuals(run_dir: str, script: Script, brief: Brief, width: int, height
                   images: str) -> PrefectFutureList[SceneVisual]:
     """Submit the visuals stage: footage chosen for all scenes at once, then one visual per scene."""
     requests = image_requests(script, brief, width, height, job)
-    footage = (choose_footage(requests, images) if any(is_footage(s) for s in
-               chain_for(images, get_settings().fallbacks("images"))) else [None] * len(requests))
+    # footage libraries are searched when the first choice is one; after a still provider, only stills follow
+    footage = choose_footage(requests, images) if is_footage(images) else [None] * len(requests)
     return generate_scene_image.map(unmapped(run_dir), range(len(requests)), requests, unmapped(images), footage,
                                     total=unmapped(len(requests)), fps=unmapped(fps))
 
