@@ -77,9 +77,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AURA_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
         description="Ollama's OpenAI-compatible endpoint for `ollama:` specs.")
     llm_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds to wait for a hosted LLM's answer.")
+        default=120.0, gt=0, description="Seconds to wait for a hosted LLM's answer (a timeout is retried).")
     local_llm_timeout: float = Field(
-        default=900.0, gt=0, description="Seconds to wait for a local LLM server (ollama, openai-compat).")
+        default=300.0, gt=0,
+        description="Seconds to wait for an LLM server of one's own (ollama, openai-compat, OPENAI_BASE_URL); "
+                    "a timeout is not retried, since the server is still busy with the request.")
     llm_max_tokens: int | None = Field(
         default=None, ge=64, description="Cap on the tokens of one script answer.")
     llm_structured: bool | None = Field(

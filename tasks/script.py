@@ -248,6 +248,17 @@ def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
     raise InvalidOutputError(f"the script from {spec} is unusable after a retry: {'; '.join(problems)}")
 
 
+def script_time_limit() -> tuple[float, str]:
+    """The longest one writer request may take within the profile's limit for the stage, and how to allow more.
+
+    A request that outlived the stage would end in Prefect's TaskRunTimeoutError (a long traceback);
+    cut a little shorter, it ends in the writer's own one-line timeout error naming what to change.
+    """
+    limit = PROFILE.stage_timeout["script"]
+    return 0.8 * limit, (f"the {PROFILE.name} profile gives the script {limit:g} s; for a slower writer use "
+                         "another profile (--profile default or AURA_PROFILE)")
+
+
 @task(name="write_script", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
       retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["script"])
 def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
@@ -256,7 +267,8 @@ def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
         return given_script(given).model_copy(update={"provider": "user"})
     chain = chain_for(llm, get_settings().fallbacks("llm"))
     try:
-        outcome = with_fallback("llm", chain, lambda writer, spec: draft_script(writer, brief, spec))
+        outcome = with_fallback("llm", chain, lambda writer, spec: draft_script(writer, brief, spec),
+                                time_limit=script_time_limit())
     except InvalidOutputError as exc:
         if not PROFILE.template_on_invalid_script or "local" in chain:
             raise

@@ -58,7 +58,9 @@ class OpenAIWriter:
 
     def __init__(self, model: str = "", *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, structured: bool | None = None, vendor: str = "OpenAI",
-                 key_variable: str = "OPENAI_API_KEY", name: str = "openai", **_: Any) -> None:
+                 key_variable: str = "OPENAI_API_KEY", name: str = "openai",
+                 time_limit: tuple[float, str] | None = None, **_: Any) -> None:
+        """`time_limit`: (seconds, what to change) when the caller allows less than the timeout setting."""
         settings = get_settings()
         self.model = model or DEFAULT_MODEL
         self.vendor = vendor
@@ -72,9 +74,16 @@ class OpenAIWriter:
         self._key = api_key or "not-needed"  # local servers behind OPENAI_BASE_URL usually take any key
         self.structured = settings.llm_structured if structured is None else structured
         self.max_tokens = settings.llm_max_tokens
-        # a server of one's own (Ollama, vLLM, LM Studio) may be slow: it gets the generous timeout
-        timeout = timeout or (settings.llm_timeout if hosted else settings.local_llm_timeout)
-        self.client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=timeout,
+        # a hosted API answers in seconds or is in trouble (retried); a server of one's own (Ollama, vLLM,
+        # LM Studio) may be slow, and one that does not answer is still busy (not retried: see timed_out)
+        self.local = not hosted
+        setting = "AURA_LLM_TIMEOUT" if hosted else "AURA_LOCAL_LLM_TIMEOUT"
+        self.timeout = timeout or (settings.llm_timeout if hosted else settings.local_llm_timeout)
+        self.remedy = f"raise {setting} (now {self.timeout:g} s) if it needs longer"
+        if time_limit is not None and time_limit[0] < self.timeout:
+            self.timeout, self.remedy = time_limit
+        self.who = vendor if hosted else f"{vendor} at {self.base_url}"
+        self.client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout,
                                     max_retries=settings.vendor_max_retries)
 
     def write_script(self, request: ScriptRequest) -> ScriptResponse:
@@ -153,7 +162,9 @@ class OpenAIWriter:
                 model=self.model, messages=messages, **options  # type: ignore[arg-type]
             )
         except openai.OpenAIError as exc:
-            error = from_openai(exc, vendor=self.vendor, key_variable=self.key_variable, secrets=(self._key,))
+            who = self.who if isinstance(exc, openai.APITimeoutError) else self.vendor
+            error = from_openai(exc, vendor=who, key_variable=self.key_variable, secrets=(self._key,),
+                                timeout=self.timeout, remedy=self.remedy, local=self.local)
             raise error from cause(error, exc, self._key)
         except ValueError as exc:  # the body was not JSON
             raise InvalidOutputError(f"{self.vendor} answered with a body that is not JSON") from exc

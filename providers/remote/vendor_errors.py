@@ -4,6 +4,7 @@
     HTTP 400, 404, 409, 413, 422   -> BadRequestError, or ContentRejectedError for a policy refusal
     HTTP 408, 429                  -> TransientError, with `retry_after` from Retry-After(-Ms)
     HTTP 5xx, timeouts, connection -> TransientError
+    a timeout of one's own server  -> ConfigurationError     (names the setting to raise; see `timed_out`)
     a 2xx answer that is unusable  -> InvalidOutputError
 
 Messages carry the vendor's short explanation with anything that looks like a key removed; they
@@ -24,13 +25,15 @@ from providers.errors import (
     AuraError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ContentRejectedError,
     InvalidOutputError,
     TransientError,
 )
 from providers.remote.redaction import scrub
 
-__all__ = ["VendorResponse", "cause", "from_elevenlabs", "from_openai", "from_status", "redact", "retry_after"]
+__all__ = ["VendorResponse", "cause", "from_elevenlabs", "from_openai", "from_status", "redact", "retry_after",
+           "timed_out"]
 
 _POLICY = ("content_policy", "moderation", "safety", "policy_violation")
 _MAX_DETAIL = 300
@@ -125,13 +128,26 @@ def from_status(status: int, vendor: str, *, headers: Mapping[str, str] | None =
     return BadRequestError(f"{vendor} rejected the request (HTTP {status}){suffix}")
 
 
+def timed_out(vendor: str, seconds: float | None = None, remedy: str = "", *, local: bool = False) -> AuraError:
+    """The error for a vendor that did not answer within `seconds`; `remedy` says which setting to raise.
+
+    A hosted API's timeout is transient (retried). A server of one's own that did not answer is still
+    busy with the request: a retry would queue behind it and wait as long again, so it is a
+    configuration error (not retried; fallbacks still apply) that names the setting to raise.
+    """
+    within = f"within {seconds:g} s" if seconds else "in time"
+    message = f"{vendor} did not answer {within} (timeout)" + (f": {remedy}" if remedy else "")
+    return ConfigurationError(message) if local else TransientError(message)
+
+
 def from_openai(exc: Exception, *, vendor: str = "OpenAI", key_variable: str = "OPENAI_API_KEY",
-                secrets: tuple[str | None, ...] = ()) -> AuraError:
-    """Translate an exception raised by the `openai` SDK."""
+                secrets: tuple[str | None, ...] = (), timeout: float | None = None, remedy: str = "",
+                local: bool = False) -> AuraError:
+    """Translate an exception raised by the `openai` SDK (`timeout`, `remedy`, `local`: see `timed_out`)."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
-        return TransientError(f"{vendor} did not answer in time (timeout)")
+        return timed_out(vendor, timeout, remedy, local=local)
     if isinstance(exc, openai.APIConnectionError):
         return TransientError(f"cannot reach {vendor}: connection failed")
     if isinstance(exc, openai.APIStatusError):

@@ -84,12 +84,13 @@ def test_malformed_body_is_invalid_output(openai_server: FakeOpenAI) -> None:
         resolve("llm", "openai:m").write_script(build_request(BRIEF))
 
 
-def test_slow_answer_times_out_as_transient(openai_server: FakeOpenAI,
-                                            vendor_env: pytest.MonkeyPatch) -> None:
+def test_slow_local_server_times_out_naming_the_setting(openai_server: FakeOpenAI,
+                                                       vendor_env: pytest.MonkeyPatch) -> None:
     vendor_env.setenv("AURA_LOCAL_LLM_TIMEOUT", "0.3")  # OPENAI_BASE_URL is not api.openai.com
     get_settings.cache_clear()
     openai_server.mode, openai_server.slow_seconds = "slow", 1.5
-    with pytest.raises(TransientError, match="timeout"):
+    # not transient: one's own server is still busy with the request, a retry would queue behind it
+    with pytest.raises(ConfigurationError, match=r"within 0\.3 s \(timeout\): raise AURA_LOCAL_LLM_TIMEOUT"):
         resolve("llm", "openai:m").write_script(build_request(BRIEF))
 
 
