@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -363,7 +363,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
 
     def build(request: GenerateRequest) -> tuple[Any, Any, Any]:
         from providers.images.media_folder import media_folder_allowed
-        from tasks.schemas import Brief, Providers, RenderSpec
+        from tasks.requests import RequestError, build_request, check_ready
 
         o = request.options
         duration = request.durationSeconds if request.durationSeconds is not None else (
@@ -395,15 +395,15 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
                 raise JobError(422, "media_folder_not_allowed",
                                "providers.images: that media folder is not one this server reads from "
                                "(the operator lists them in AURA_MEDIA_DIRS)")
-        try:
-            brief = Brief(**{k: v for k, v in brief_fields.items() if v is not None})
-            render = RenderSpec(**{k: v for k, v in render_fields.items() if v is not None})
-            providers = Providers(**chosen)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = _REQUEST_FIELD.get(str(first["loc"][0]) if first["loc"] else "", "brief")
-            raise JobError(422, "invalid_request", f"{field}: {_clean(first['msg'])}") from None
-        return brief, render, providers
+        names = {**_REQUEST_FIELD, **({"tts": "voiceId"} if request.voiceId else {})}
+        try:  # the one vocabulary the CLI shares: checked as far as it can be before anything runs
+            made = build_request(brief_fields, render_fields, chosen, names=names)
+            check_ready(made, names=names)
+        except RequestError as exc:
+            if exc.field == "AURA_HOME":  # the server's disk, not the request, is the problem
+                raise JobError(507, "storage", f"this server cannot take the job now: {exc.message}") from None
+            raise JobError(422, "invalid_request", f"{exc.field}: {_clean(exc.message)}") from None
+        return made.brief, made.render, made.providers
 
     # -- routes
 

@@ -536,9 +536,13 @@ class JobManager:
 
         if job.terminal is not None or job.state_type in _TERMINAL:
             raise JobError(409, "already_finished", f"the job has already ended ({job.status})")
-        if job.state_type in ("SCHEDULED", "PAUSED"):  # no runner has it yet: nothing to stop
+        if job.state_type in ("SCHEDULED", "PAUSED"):  # no runner has it yet: nothing to stop, no event to wait for
             await self.client.set_flow_run_state(job.id, Cancelled(message=reason), force=True)
-        elif job.state_type != "CANCELLING":
+            job.update_state(await self.client.read_flow_run(job.id))
+            if job.state_type == "CANCELLED":
+                job.finish("cancelled", reason)
+            return job
+        if job.state_type != "CANCELLING":
             await self.client.set_flow_run_state(job.id, Cancelling(message=reason))
         job.update_state(await self.client.read_flow_run(job.id))
         job.waiting_since = time.monotonic()

@@ -39,8 +39,9 @@ class PrefectServer:
     runner and the jobs' processes reconnect to the same URL.
     """
 
-    def __init__(self, check_seconds: float = 2.0) -> None:
+    def __init__(self, check_seconds: float = 2.0, start_timeout: int = 180) -> None:
         self.check_seconds = check_seconds
+        self.start_timeout = start_timeout  # Prefect's 20 s default is too short on a busy 2-core machine
         self._server: Any = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -61,7 +62,7 @@ class PrefectServer:
         from prefect.server.api.server import SubprocessASGIServer
 
         self._server = SubprocessASGIServer()
-        self._server.start()
+        self._server.start(timeout=self.start_timeout)
         self._watcher = threading.Thread(target=self._watch, name="prefect-server-watch", daemon=True)
         self._watcher.start()
         return str(self._server.api_url)
@@ -73,7 +74,7 @@ class PrefectServer:
                 log.error("the Prefect server exited (status %s); starting it again", process.returncode)
                 try:
                     self._server.running = False
-                    self._server.start()
+                    self._server.start(timeout=self.start_timeout)
                 except Exception as exc:  # noqa: BLE001 - keep trying; /healthz answers 503 meanwhile
                     log.error("could not restart the Prefect server: %s", exc)
 
