@@ -22,7 +22,7 @@ from typing import Annotated, Any, get_args
 import typer
 from rich.console import Console
 
-from studio import cli_script
+from studio import cli_batch, cli_script
 from studio.progress_view import ProgressView
 
 __all__ = ["app", "main"]
@@ -479,6 +479,7 @@ def server_status() -> None:
 
 
 cli_script.register(app)  # aura script, aura review
+cli_batch.register(app)  # aura batch
 
 
 def main() -> None:
