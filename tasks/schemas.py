@@ -212,6 +212,7 @@ class Script(_Frozen):
     completion_tokens: int = Field(0, ge=0, description="Completion tokens the LLM reported for this script.")
     provider: str = Field("local", description="The writer that produced this script.")
     fallback_reason: str | None = Field(None, description="Why the configured writer was passed over, if it was.")
+    length_note: str | None = Field(None, description="How far the narration is from the target length, if far.")
 
     @property
     def word_count(self) -> int:

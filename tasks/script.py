@@ -28,6 +28,8 @@ __all__ = [
     "WORDS_PER_MINUTE",
     "build_request",
     "clean_narration",
+    "clean_title",
+    "length_note",
     "ScriptFileError",
     "draft_script",
     "given_script",
@@ -46,6 +48,14 @@ PROFILE = active_profile()
 
 _DIRECTIONS = re.compile(r"\[[^\]]*\]|\*\*?[^*]+\*\*?|\((?:pause|music|sfx|beat|laughs?|sighs?)[^)]*\)", re.I)
 _LABELS = re.compile(r"^\s*(?:scene|narrator|voice[- ]?over|vo)\s*\d*\s*[:.\-–]\s*", re.I)
+# markdown a writer may wrap its text in: links keep their text, headings, list markers, code and emphasis marks go
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_LINE_MARKUP = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d{1,3}[.)]\s+)")
+_INLINE_MARKUP = re.compile(r"`+|(?<!\w)_{1,2}(?=\S)|(?<=\S)_{1,2}(?!\w)")
+_TITLE_MARKUP = re.compile(r"[#*_`>]+")
+TITLE_CHARS = 200  # Script's and Scene's limit on a title
+PROMPT_CHARS = 1000  # Scene's limit on a visual prompt
+LENGTH_RANGE = (0.5, 2.0)  # narration this far from the target is used as it is: the video follows the speech
 
 
 def plan_scenes(brief: Brief) -> tuple[int, int]:
@@ -120,10 +130,38 @@ def build_request(brief: Brief, seed: int = 0, problems: Sequence[str] = ()) -> 
 
 
 def clean_narration(text: str) -> str:
-    """Remove stage directions, bracketed notes and scene labels so that they are never spoken."""
+    """Remove stage directions, bracketed notes, scene labels and markdown so that they are never spoken."""
+    text = _LINK.sub(r"\1", text)
+    text = "\n".join(_LINE_MARKUP.sub("", line) for line in text.splitlines())
     text = _DIRECTIONS.sub(" ", text)
     text = "\n".join(_LABELS.sub("", line) for line in text.splitlines())
+    text = _INLINE_MARKUP.sub("", text)
     return " ".join(text.split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary where there is one, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:-–") + "…"
+
+
+def clean_title(text: Any, limit: int = TITLE_CHARS) -> str:
+    """A title without markdown marks, labels or surrounding quotes, on one line, shortened to `limit`."""
+    title = " ".join(_TITLE_MARKUP.sub(" ", _LINK.sub(r"\1", str(text or ""))).split())
+    title = _LABELS.sub("", title).strip(" \"'“”‘’")
+    return shorten(title, limit)
+
+
+def _lenient_scene(scene: dict[str, Any], index: int) -> dict[str, Any]:
+    """One scene taken leniently: cleaned narration, a title and a visual prompt that fit, made up if missing."""
+    narration = clean_narration(str(scene.get("narration") or ""))
+    title = clean_title(scene.get("title")) or clean_title(" ".join(narration.split()[:6]), 60) or f"Part {index + 1}"
+    prompt = " ".join(str(scene.get("visual_prompt") or "").split()) or f"{title}, illustrated"
+    return {**scene, "title": title, "narration": narration, "visual_prompt": shorten(prompt, PROMPT_CHARS)}
 
 
 def parse_script(data: dict[str, Any] | str) -> Script:
@@ -135,13 +173,18 @@ def parse_script(data: dict[str, Any] | str) -> Script:
             raise InvalidOutputError(f"the script is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidOutputError("the script must be a JSON object with 'title' and 'scenes'")
-    scenes = [
-        {**scene, "narration": clean_narration(str(scene.get("narration", "")))}
-        for scene in data.get("scenes", [])
-        if isinstance(scene, dict)
-    ]
+    raw = data.get("scenes")
+    if not isinstance(raw, list) or not any(isinstance(scene, dict) for scene in raw):
+        raise InvalidOutputError("the script has no scenes")
+    # lenient where it is safe: titles and prompts are tidied and shortened; strict where it is not: a scene
+    # whose narration is empty once directions and markup are gone is dropped, and a script left without any fails
+    scenes = [_lenient_scene(scene, i) for i, scene in enumerate(s for s in raw if isinstance(s, dict))]
+    spoken = [scene for scene in scenes if scene["narration"]]
+    if not spoken:
+        raise InvalidOutputError("the script's scenes have no narration")
+    title = clean_title(data.get("title")) or spoken[0]["title"]
     try:
-        return Script.model_validate({"title": data.get("title"), "scenes": [s for s in scenes if s["narration"]]})
+        return Script.model_validate({"title": title, "scenes": spoken})
     except ValidationError as exc:
         raise InvalidOutputError(f"the script does not match the schema: {exc.errors()[0]['msg']}") from exc
 
@@ -216,15 +259,30 @@ def script_file_text(script: Script, brief: Brief | None = None) -> str:
 
 
 def script_problems(script: Script, brief: Brief) -> list[str]:
-    """What is wrong with `script` for `brief`: too few scenes, or a length far off the target."""
+    """What is wrong with `script` for `brief`: far too few scenes, or a length beyond LENGTH_RANGE of the target.
+
+    A scene more or fewer than planned, and a length within the range, are taken as they are.
+    """
     scenes, words = plan_scenes(brief)
     target = scenes * words
     problems = []
-    if len(script.scenes) < max(1, scenes // 2):
+    if len(script.scenes) < max(1, min(scenes - 1, scenes // 2)):
         problems.append(f"only {len(script.scenes)} scenes; write {scenes}")
-    if not 0.5 * target <= script.word_count <= 1.5 * target:
+    low, high = LENGTH_RANGE
+    if not low * target <= script.word_count <= high * target:
         problems.append(f"{script.word_count} words of narration; write about {target}")
     return problems
+
+
+def length_note(script: Script, brief: Brief) -> str | None:
+    """How far the narration is from the target length, when it is off by more than a fifth; else None."""
+    scenes, words = plan_scenes(brief)
+    target = scenes * words
+    ratio = script.word_count / target
+    if 0.8 <= ratio <= 1.25:
+        return None
+    return (f"{script.word_count} words of narration for about {target} asked ({ratio:.2g}× the target): "
+            "the video follows the speech")
 
 
 def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
@@ -244,7 +302,7 @@ def draft_script(writer: Any, brief: Brief, spec: str) -> Script:
         problems = script_problems(script, brief)
         if not problems:
             return script.model_copy(update={"prompt_tokens": tokens[0], "completion_tokens": tokens[1],
-                                             "provider": spec})
+                                             "provider": spec, "length_note": length_note(script, brief)})
     raise InvalidOutputError(f"the script from {spec} is unusable after a retry: {'; '.join(problems)}")
 
 

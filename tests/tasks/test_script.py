@@ -41,7 +41,7 @@ def test_clean_narration(raw: str, clean: str) -> None:
 def test_parse_script_rejects_garbage_clearly() -> None:
     with pytest.raises(InvalidOutputError, match="not valid JSON"):
         parse_script("{nope")
-    with pytest.raises(InvalidOutputError, match="schema"):
+    with pytest.raises(InvalidOutputError, match="no scenes"):
         parse_script({"title": "t", "scenes": []})
     script = parse_script('{"title": "T", "scenes": [{"title": "a", "narration": "[sfx] Hi.", "visual_prompt": "p"}]}')
     assert script.scenes[0].narration == "Hi."
