@@ -205,7 +205,7 @@ class TemporaryServer:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._sock = _bound_socket(0)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/api"
-        with log_path.open("ab") as log:
+        with log_path.open("wb") as log:  # the last command's server only: it is there to read when one failed
             self.process: subprocess.Popen[bytes] | None = _spawn(self._sock, log, temporary=True)
         self._sock.close()  # the child holds it now
 

@@ -111,3 +111,19 @@ def test_generate_json_prints_one_video_object(tmp_path: Path) -> None:
     assert all("seconds" in m for m in video["metrics"].values())
     assert Path(video["path"]) == out and out.with_suffix(".srt").is_file()
     assert probe(out).audio_codec == "aac"
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (OSError(28, "No space left on device", "/v/bees.vtt"), "the disk is full writing /v/bees.vtt: free space"),
+        (PermissionError(13, "Permission denied", "/v/bees.mp4"), "not allowed to write /v/bees.mp4: choose a folder"),
+        (NotADirectoryError(20, "Not a directory", "/h/runs"), "/h/runs is in the way: a file where a folder"),
+        (OSError(5, "Input/output error", "/v/x"), "Input/output error: /v/x"),
+    ],
+)
+def test_os_errors_are_one_line_naming_what_to_fix(error: OSError, says: str) -> None:
+    from studio.cli import _os_error
+
+    text = _os_error(error)
+    assert text.startswith(says) and "\n" not in text

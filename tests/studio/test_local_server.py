@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -126,6 +127,13 @@ def test_aura_server_start_is_used_by_later_commands_and_stops(tmp_path: Path) -
         assert json.loads(made.stdout)["path"] == str(tmp_path / "v.mp4")
         assert not (tmp_path / "prefect" / "aura-temporary-server.log").exists()  # no server of its own
         assert server.is_running()  # and it stays after the command
+        # quiet success: nothing but progress and the summary on the terminal, no warning in the run's log
+        for noise in ("Traceback", "Timeout of", "Error flushing", "database is locked", "WARNING"):
+            assert noise not in made.stderr
+        url = status.stdout.strip()
+        with httpx.Client(base_url=url, timeout=30) as client:
+            logs = client.post("/logs/filter", json={"logs": {"level": {"ge_": 30}}, "limit": 50}).json()
+        assert [entry["message"][:200] for entry in logs] == []
     finally:
         stopped = _aura(env, "server", "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stderr
