@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import os
+import re
 import textwrap
 import threading
 import weakref
@@ -48,12 +50,16 @@ __all__ = [
     "metrics_markdown",
     "stage_costs",
     "storyboard_markdown",
+    "video_markdown",
+    "video_url",
 ]
 
 PROGRESS_KEY = "aura-progress"
 METRICS_KEY = "aura-metrics"
 STORYBOARD_KEY = "aura-storyboard"
 VIDEO_KEY = "aura-video"
+API_JOB_TAG = "aura-api"  # the tag `aura serve` puts on its jobs (studio.jobs.API_TAG)
+PUBLIC_URL_VAR = "AURA_PUBLIC_URL"  # the API's base URL, set by `aura serve` for the jobs it starts
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +137,34 @@ def _cell_text(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _inline(text: str) -> str:
+    """`text` on one line with markdown's own characters escaped, so that it shows as written."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|])", r"\\\1", " ".join(text.split()))
+
+
 def storyboard_markdown(title: str, cells: Sequence[SheetCell], sheet_uri: str) -> str:
-    """The storyboard artifact: the contact sheet, then each scene's title and caption."""
-    lines = [f"## Storyboard: {_cell_text(title)}", "", f"![Storyboard of {len(cells)} scenes]({sheet_uri})",
-             "", "| # | Scene | Caption |", "|---:|---|---|"]
+    """The storyboard artifact: the contact sheet, then each scene's title and caption as a numbered list.
+
+    Not a table: the Prefect UI draws markdown tables at their content's width with the scroll bar
+    hidden, so a long caption column was cut off at the right; list items wrap to the page.
+    """
+    lines = [f"## Storyboard: {_inline(title)}", "", f"![Storyboard of {len(cells)} scenes]({sheet_uri})", ""]
     for i, cell in enumerate(cells, 1):
         note = " *(fallback card)*" if cell.degraded else ""
-        lines.append(f"| {i} | {_cell_text(cell.title)}{note} | {_cell_text(cell.caption)} |")
+        lines.append(f"{i}. **{_inline(cell.title)}**{note}: {_inline(cell.caption)}")
     return "\n".join(lines) + "\n"
+
+
+def video_url(flow_run_id: str, api_job: bool) -> str | None:
+    """The API's download URL of this run's video when `aura serve` started it (AURA_PUBLIC_URL), else None."""
+    base = os.environ.get(PUBLIC_URL_VAR, "").strip().rstrip("/")
+    return f"{base}/api/videos/{flow_run_id}/download" if api_job and base.startswith(("http://", "https://")) else None
+
+
+def video_markdown(video: Video) -> str:
+    """The video artifact when no web server serves the file: where it is, as text (a file:// link opens nowhere)."""
+    return (f"## {_inline(video.title)}\n\nThe video is at `{str(video.path.resolve()).replace('`', '')}` "
+            f"on the machine that rendered it ({video.duration:.1f} s, {video.width}×{video.height}).\n")
 
 
 def stage_costs(script: Script, pictures: Sequence[SceneImage], providers: Providers,
@@ -203,6 +229,7 @@ class RunTracker:
     def __init__(self, flow_run_id: str, correlation_id: str) -> None:
         self.flow_run_id = flow_run_id
         self.correlation_id = correlation_id
+        self.api_job = False  # started by `aura serve`: the video has a download URL there
         self.progress = RunProgress()
         self.notes: dict[str, str] = {}
         self.artifact_id: UUID | None = None
@@ -221,6 +248,7 @@ class RunTracker:
             raise RuntimeError("RunTracker.start() must be called inside a flow run")
         flow_run_id = str(ctx.flow_run.id)
         tracker = cls(flow_run_id, bind_correlation_id(flow_run_id, ctx.flow_run.tags))
+        tracker.api_job = API_JOB_TAG in (ctx.flow_run.tags or [])
         try:
             created = create_progress_artifact(0.0, key=PROGRESS_KEY, description="0 % · start")
             tracker.artifact_id = cast(UUID, created)  # a sync flow gets the sync variant
@@ -256,6 +284,7 @@ class RunTracker:
                 metrics: Mapping[str, StageMetrics]) -> None:
         """Close the run's reporting: progress 100 %, metrics table, storyboard, link to the video."""
         from prefect.artifacts import create_link_artifact, create_markdown_artifact
+        from prefect.logging import get_run_logger
 
         remove_listener(self._listener)
         self._show(100.0, f"Done: {video.title}")
@@ -274,8 +303,15 @@ class RunTracker:
                 create_markdown_artifact(
                     storyboard_markdown(script.title, cells, sheet), key=STORYBOARD_KEY,
                     description=f"Storyboard: {len(cells)} scenes")
-            create_link_artifact(
-                video.path.resolve().as_uri(), link_text=f"{video.title} ({video.path.name})", key=VIDEO_KEY,
-                description=f"{video.duration:.1f} s, {video.width}×{video.height}")
+            url = video_url(self.flow_run_id, self.api_job)
+            if url:
+                create_link_artifact(
+                    url, link_text=f"{video.title} ({video.path.name})", key=VIDEO_KEY,
+                    description=f"{video.duration:.1f} s, {video.width}×{video.height}")
+            else:
+                create_markdown_artifact(video_markdown(video), key=VIDEO_KEY,
+                                         description=f"{video.duration:.1f} s, {video.width}×{video.height}")
         except httpx.HTTPError as exc:
             logger.warning("could not write the run's artifacts: %s", exc)
+        # the last line of the run's log says where the video is: `prefect deployment run --watch` shows it
+        get_run_logger().info("Video: %s", video.path.resolve())

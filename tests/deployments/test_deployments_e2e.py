@@ -116,10 +116,9 @@ def test_artifacts_show_progress_metrics_storyboard_and_the_video(stack: Prefect
     uri = re.search(r"\]\((data:image/jpeg;base64,[A-Za-z0-9+/=]+)\)", storyboard)
     assert uri, storyboard[:300]
     sheet = Image.open(io.BytesIO(base64.b64decode(uri.group(1).split(",", 1)[1])))
-    scenes = len(re.findall(r"^\| \d+ \|", storyboard, re.M))
+    scenes = len(re.findall(r"^\d+\. \*\*", storyboard, re.M))
     assert scenes >= 3 and sheet.width > 500
-    link = f"[How honeybees communicate (bees.mp4)]({Path(params['out']).as_uri()})"
-    assert arts["aura-video"]["data"] == link
+    assert str(Path(params["out"]).resolve()) in arts["aura-video"]["data"]  # the path as text: no file:// link
 
 
 def test_stage_events_follow_the_run_to_100_percent(stack: PrefectStack, first_run: dict[str, Any]) -> None:
