@@ -440,6 +440,10 @@ class JobManager:
             flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[API_TAG])),
             sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
         jobs = [job for job in (self._load(run) for run in runs) if job is not None]
+        for job in jobs:
+            if job.terminal is None and not job.events:  # not seen since this API started: its log so far
+                await self._check(job)
+            self._watch(job)
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
     # -- following
@@ -521,11 +525,16 @@ class JobManager:
         while page.next_page is not None and len(events) < 5000:
             page = await self.client.read_events_page(str(page.next_page))
             events.extend(page.events)
-        reports = {}
+        reports, unnumbered = {}, 0
         for event in events:
             found = progress_from_event(event.event, dict(event.payload or {}), event.occurred.timestamp())
-            if found is not None:
-                reports[found[0]] = found[1]
+            if found is None:
+                continue
+            place, report = found
+            if place[1] == 0:  # from a flow that does not number its reports: the server's order (by time)
+                unnumbered += 1
+                place = (0, unnumbered)
+            reports[place] = report
         return reports
 
     # -- cancelling

@@ -35,6 +35,7 @@ class JobRunner:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def deployment(self) -> str:
@@ -68,14 +69,25 @@ class JobRunner:
         from flows.make_video import make_video
 
         self._loop = asyncio.get_running_loop()
-        self._runner = Runner(name=self.name, limit=self.limit, query_seconds=self.query_seconds,
-                              pause_on_shutdown=False)
-        # a module path, not a file: the run's process imports the flow wherever the package is installed
-        await self._runner.aadd_flow(make_video, name=self.name, entrypoint_type=EntrypointType.MODULE_PATH,
-                                     tags=["aura", "aura-serve"])
-        await self._crash_leftovers()
-        self._loop.call_later(0.5, self._ready.set)
-        await self._runner.start(webserver=False)
+        first = True
+        while not self._stopping:
+            try:
+                runner = Runner(name=self.name, limit=self.limit, query_seconds=self.query_seconds,
+                                pause_on_shutdown=False)
+                # a module path, not a file: the run's process imports the flow wherever the package is installed
+                await runner.aadd_flow(make_video, name=self.name, entrypoint_type=EntrypointType.MODULE_PATH,
+                                       tags=["aura", "aura-serve"])
+                if first:
+                    await self._crash_leftovers()
+                self._runner, first = runner, False
+                self._loop.call_later(0.5, self._ready.set)
+                await runner.start(webserver=False)
+            except Exception as exc:  # noqa: BLE001 - the Prefect server went away: start again once it is back
+                if not self._ready.is_set() and first:
+                    raise
+                log.warning("the job runner stopped (%s); starting it again", exc)
+            if not self._stopping:
+                await asyncio.sleep(2)
 
     async def _crash_leftovers(self) -> None:
         """Runs of this deployment still marked running belong to a runner that is gone: say so in Prefect."""
@@ -101,6 +113,7 @@ class JobRunner:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop polling and cancel the runs in progress (their processes are killed)."""
+        self._stopping = True
         if self._runner is None or self._loop is None or self._thread is None:
             return
         if self._thread.is_alive():
