@@ -144,7 +144,7 @@ def make_batch(
 
     Args:
         briefs_file: A YAML, JSON, CSV or text file of briefs in the CLI's words (topic, duration, voice...).
-        briefs: Briefs given inline, after those of the file; each a mapping of the same fields, or a topic.
+        briefs: Briefs given inline, before those of the file; each a mapping of the same fields, or a topic.
         render: How every video is encoded, unless a brief says otherwise.
         providers: Which providers every video uses, unless a brief says otherwise.
         concurrency: Videos rendered at once (the `aura-batch` limit); 0: AURA_BATCH_CONCURRENCY.
@@ -153,9 +153,11 @@ def make_batch(
     started = time.perf_counter()
     settings = get_settings()
     videos = settings.home.expanduser() / "videos"
-    items = load_batch(Path(briefs_file), render, providers, videos) if briefs_file else []
-    items += [batch_item(len(items) + i, row if isinstance(row, dict) else {"topic": row}, render, providers, videos)
-              for i, row in enumerate(briefs or [], 1)]
+    items = [batch_item(i, row if isinstance(row, dict) else {"topic": row}, render, providers, videos)
+             for i, row in enumerate(briefs or [], 1)]
+    if briefs_file:
+        items += [item.model_copy(update={"index": len(items) + item.index})
+                  for item in load_batch(Path(briefs_file), render, providers, videos)]
     set_limit(concurrency or settings.batch_concurrency)
     if max_videos:
         missing = [item for item in items if item.error is None and not item.done][:max_videos]

@@ -1,11 +1,16 @@
-"""The scheduled flow: render the next brief of a list (parameters or a briefs file), one per run."""
+"""The scheduled flow: render the next brief of a list (parameters or a briefs file), one per run.
+
+It is a batch of at most one video (`flows.batch.make_batch` with `max_videos=1`): the same reading of
+the file, the same check of each brief, the same `aura-batch` concurrency limit and the same rule for
+what is done (its video exists) as `aura batch` and the API's batches.
+"""
 
 from __future__ import annotations
 
 from prefect import flow
 
-from flows.make_video import make_video
-from tasks.playlist import pick_next_brief
+from flows.batch import make_batch
+from tasks.preflight import BriefError
 from tasks.schemas import Brief, Providers, RenderSpec, Video
 
 
@@ -20,11 +25,17 @@ def render_next_brief(
 
     Args:
         briefs: Briefs to render in order, one per run; they come before those of the briefs file.
-        briefs_file: A YAML, JSON or text file of briefs (or topics), relative to the repository root.
+        briefs_file: A YAML, JSON, CSV or text file of briefs (or topics), relative to the repository root.
         render: How every video is encoded.
         providers: Which script writer, voice, image generator and renderer to use.
     """
-    brief = pick_next_brief(briefs or [], briefs_file, render, providers)
-    if brief is None:
+    if not briefs and not briefs_file:
+        raise BriefError("no briefs: give `briefs` or a `briefs_file`")
+    summary = make_batch(briefs_file=briefs_file, briefs=[b.model_dump(mode="json") for b in briefs or []],
+                         render=render, providers=providers, max_videos=1)
+    if not summary.items:
         return None
-    return make_video(brief=brief, render=render, providers=providers)
+    item = summary.items[0]
+    if item.video is None:
+        raise BriefError(f"brief {item.index} ({item.label}): {item.message}")
+    return item.video

@@ -14,6 +14,7 @@ or plain text with one topic per line (`#` starts a comment).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,14 +131,18 @@ def _names() -> dict[str, tuple[str, str]]:
 
 
 def _typed(part: str, field: str, value: Any) -> Any:
-    """A CSV cell read as YAML (`24` → 24, `false` → False) where the field is not text."""
+    """A CSV cell as the number or yes/no it spells where the field is not text (`24` → 24, `false` → False)."""
     model = {"brief": Brief, "render": RenderSpec, "providers": Providers}.get(part)
     if model is None or not isinstance(value, str) or model.model_fields[field].annotation is str:
         return value
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
+    text = value.strip()
+    if model.model_fields[field].annotation is bool:
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower(), value)
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d*\.\d+", text):
+        return float(text)
+    return value
 
 
 def batch_rows(text: str, suffix: str) -> list[dict[str, Any]]:
