@@ -31,6 +31,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from studio.jobs import Job, JobError, JobEvent, JobManager, parse_job_id
 from studio.retention import EXPIRED_MARK
+from studio.review_api import review_parameters
 from studio.runner import DEFAULT_DEPLOYMENT
 from studio.security import (
     ApiKeys,
@@ -144,6 +145,10 @@ class GenerateRequest(_Strict):
                                           description="Target length in seconds (instead of durationMinutes).")
     options: GenerateOptions = Field(default_factory=GenerateOptions)
     providers: ProviderChoices | None = None
+    review: bool = Field(False, description="Stop after the script until it is approved, edited or rejected "
+                                            "(GET/POST /api/videos/{jobId}/review, or the Prefect UI).")
+    script: dict[str, Any] | None = Field(None, description="A script to render instead of writing one: "
+                                                            "{title, scenes: [{title, narration, visual_prompt}]}.")
 
     @model_validator(mode="after")
     def _one_duration(self) -> GenerateRequest:
@@ -417,7 +422,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         """Start a video job; follow it with /status or /stream."""
         brief, render, providers = build(body)
         correlation_id = correlation if correlation and _CORRELATION.fullmatch(correlation) else str(uuid.uuid4())
-        job = await manager.submit(brief, render, providers, correlation_id)
+        job = await manager.submit(brief, render, providers, correlation_id, extra=review_parameters(body))
         stream_url, _ = links(job.job_id)
         response.headers["Location"] = f"/api/videos/{job.job_id}/status"
         response.headers["X-Correlation-ID"] = correlation_id
@@ -525,6 +530,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     for router in routers:  # the seam for other modules' routes (voices, review, batches)
         app.include_router(router)
     app.include_router(__import__("studio.voices_api", fromlist=["router"]).router)  # GET /api/voices (issue 11)
+    app.include_router(__import__("studio.review_api", fromlist=["router"]).router)  # /api/videos/{id}/review (15)
 
     # -- middleware (the last added runs first)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,

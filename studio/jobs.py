@@ -333,7 +333,8 @@ class JobManager:
                     f"{self.pickup_seconds:g} s (is `aura serve`'s runner, or the deployment's worker, running?)")
         return None
 
-    async def submit(self, brief: Brief, render: RenderSpec, providers: Providers, correlation_id: str) -> Job:
+    async def submit(self, brief: Brief, render: RenderSpec, providers: Providers, correlation_id: str,
+                     extra: dict[str, Any] | None = None) -> Job:
         """Create the job's flow run of the deployment; a runner picks it up."""
         from prefect.deployments import arun_deployment
 
@@ -347,7 +348,7 @@ class JobManager:
             raise JobError(429, "queue_full", f"{self.max_queue} jobs are already waiting; try again later")
         out = self.videos_dir / f"{slug(brief.topic, 40)}-{uuid4().hex[:12]}.mp4"
         parameters = {"brief": brief.model_dump(mode="json"), "render": render.model_dump(mode="json"),
-                      "providers": providers.model_dump(mode="json"), "out": str(out)}
+                      "providers": providers.model_dump(mode="json"), "out": str(out), **(extra or {})}
         try:
             self.videos_dir.mkdir(parents=True, exist_ok=True)
             self.jobs_dir.mkdir(parents=True, exist_ok=True)
