@@ -194,7 +194,24 @@ def estimated_timings(words: Sequence[str], start: float, end: float) -> list[Wo
     return out
 
 
-_QUIET = 10 ** (-40 / 20)  # a 10 ms frame this far below the loudest one is silence
+_QUIET = 10 ** (-30 / 20)  # a 10 ms frame this far below the utterance's speech level is no longer the word
+
+
+def _frames(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float, float]:
+    """RMS per ~10 ms frame, the level a frame must reach to be part of a word, and the frame's seconds."""
+    frame = max(1, sample_rate // 100)
+    usable = len(audio) // frame * frame
+    loudness = np.sqrt((audio[:usable].astype(np.float64).reshape(-1, frame) ** 2).mean(1))
+    return loudness, (float(np.percentile(loudness, 90)) * _QUIET if usable else 0.0), frame / sample_rate
+
+
+def _start_at_sound(word: WordTiming, audio: np.ndarray, sample_rate: int) -> WordTiming:
+    """The utterance's first word starting where its sound does (the model's leading pad is not exact)."""
+    loudness, level, step = _frames(audio, sample_rate)
+    loud = np.flatnonzero(loudness > level)
+    if not len(loud) or loud[0] * step >= word.end:
+        return word
+    return WordTiming(word=word.word, start=float(loud[0] * step), end=word.end)
 
 
 def _end_at_sound(word: WordTiming, audio: np.ndarray, sample_rate: int) -> WordTiming:
@@ -203,17 +220,12 @@ def _end_at_sound(word: WordTiming, audio: np.ndarray, sample_rate: int) -> Word
     Both models give the phoneme before the final mark the trailing silence as duration (Kokoro
     half a second), so the last word would otherwise run into the pause after the sentence.
     """
-    frame = max(1, sample_rate // 100)
-    usable = len(audio) // frame * frame
-    if not usable:
-        return word
-    loudness = np.sqrt((audio[:usable].astype(np.float64).reshape(-1, frame) ** 2).mean(1))
-    first, last = int(word.start * 100), int(np.ceil(word.end * 100))
-    inside = loudness[first:last]
-    loud = np.flatnonzero(inside > float(loudness.max()) * _QUIET)
+    loudness, level, step = _frames(audio, sample_rate)
+    first, last = int(word.start / step), int(np.ceil(word.end / step))
+    loud = np.flatnonzero(loudness[first:last] > level)
     if not len(loud):
         return word
-    end = min(word.end, (first + int(loud[-1]) + 1) / 100)
+    end = min(word.end, (first + int(loud[-1]) + 1) * step)
     return WordTiming(word=word.word, start=word.start, end=max(word.start, end))
 
 
@@ -255,6 +267,7 @@ def speak_all(
     for utterance in split_utterances(text, max_chars):
         audio, timed, guessed = speak(utterance)
         if timed and not guessed:
+            timed[0] = _start_at_sound(timed[0], audio, sample_rate)
             timed[-1] = _end_at_sound(timed[-1], audio, sample_rate)
         pieces.append(fade_edges(audio, sample_rate))
         seconds = offset / sample_rate
