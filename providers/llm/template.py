@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.base import Reference, ScriptRequest, ScriptResponse
+from providers.llm.footage_terms import footage_queries
 
 __all__ = ["TemplateWriter", "key_phrase", "reference_sentences", "topic_subject"]
 
@@ -64,7 +65,8 @@ _GENERIC_AUDIENCES = frozenset({"a general audience", "general audience", "gener
                                 "all", "anybody"})
 # common verbs and adverbs that make poor names for what a passage is about
 _PLAIN_VERBS = _set(
-    "also shows show showed shown tells tell told uses use used using found find finds returns return against close "
+    "far away near also shows show showed shown tells tell told uses use used using found find finds returns return "
+    "against close "
     "carried carry carries look looks share shares shared make makes made get gets got take takes took give gives "
     "gave called known including often usually around between through within without among across like likes "
     "became become becomes began begin begins said says seem seems seemed want wants keep keeps kept relative "
@@ -660,7 +662,13 @@ class TemplateWriter:
         groups = _fact_groups(facts, middle or 1, target) if facts else []
         cited: list[str] = []
 
-        scenes: list[tuple[str, str]] = []  # (title, narration)
+        scenes: list[tuple[str, str, str]] = []  # (title, narration, what it shows: its facts, else the topic)
+
+        def share(index: int) -> int:
+            """Scene `index`'s words: its part of the whole, less what earlier scenes ran over (plus what they left)."""
+            written = sum(_words(text) for _, text, _ in scenes)
+            return max(round(target * 0.5), min(round(target * 1.5), target * (index + 1) - written))
+
         opening = _Scene(target, used)
         for hook in plan.hooks():
             if hook and opening.add(hook, force=True):
@@ -685,16 +693,17 @@ class TemplateWriter:
                     if opening.add(fact.text) and fact.source not in cited:
                         cited.append(fact.source)
             opening.fill(plan.shuffled(_SHARED))
-        scenes.append((subject.title, opening.text()))
+        opened = groups[0] if groups and middle == 0 else []
+        scenes.append((subject.title, opening.text(), " ".join(f.text for f in opened)))
 
         material = " ".join(f.text for f in facts)
         previous = ""
         for i in range(middle):
-            scene = _Scene(target, used)
+            scene = _Scene(share(len(scenes)), used)
             group = groups[i] if i < len(groups) else []
             if group:
                 texts = [f.text for f in group]
-                kp = key_phrase(" ".join(texts), _terms(query), material, {t for t, _ in scenes})
+                kp = key_phrase(" ".join(texts), _terms(query), material, {t for t, _, _ in scenes})
                 title = _sentence(_shorten(kp, 80)) if kp else plan.angle(i, middle)[0]
                 if group[0].source != previous:  # name the document when the narration starts quoting it
                     previous = group[0].source
@@ -717,10 +726,10 @@ class TemplateWriter:
                 scene.fill(lines[1:])
             if not scene.lines:  # every candidate was said already: name the scene, which no other scene has
                 scene.add(f"{title}.", force=True)
-            scenes.append((title, scene.text()))
+            scenes.append((title, scene.text(), " ".join(f.text for f in group)))
 
         if n > 1:
-            closing = _Scene(target, used)
+            closing = _Scene(share(len(scenes)), used)
             if cited:
                 closing.add(_SOURCES.format(sources=_source_list(cited)), force=True)
             closing.fill(plan.closing())
@@ -729,7 +738,7 @@ class TemplateWriter:
             if not closing.lines:
                 closing.add("That is all for now.", force=True)
             ending = {"formal": "Summary", "lively": "The takeaway"}.get(plan.register, "What to remember")
-            scenes.append((ending, closing.text()))
+            scenes.append((ending, closing.text(), ""))
 
         style = _plain(str(brief.get("visual_style") or "clean illustration"))[:200]
         short_topic = _shorten(_plain(topic), 200) or "the subject"
@@ -738,8 +747,10 @@ class TemplateWriter:
             "scenes": [
                 {"title": _shorten(title, 200), "narration": narration,
                  "visual_prompt": _shorten(f"{title}: {short_topic}, for {plan.aud or 'a general audience'}, {style}",
-                                           1000)}
-                for title, narration in scenes
+                                           1000),
+                 "queries": [_shorten(q, 100) for q in footage_queries(f"{title}. {shows}" if shows else short_topic,
+                                                                       short_topic)]}
+                for title, narration, shows in scenes
             ],
         }
         return ScriptResponse(data=data, provider="local")

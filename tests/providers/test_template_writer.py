@@ -48,9 +48,12 @@ def _user_text(brief: Brief) -> str:
 
 def assert_sound(script: Script, brief: Brief) -> None:
     """Valid for the brief, no sentence said twice, no template seams outside the user's own words."""
-    scenes, _words = plan_scenes(brief)
+    scenes, words = plan_scenes(brief)
     assert len(script.scenes) == scenes
     assert script_problems(script, brief) == []
+    # on target, well inside what the pipeline accepts from a model (0.5-2x): every scene is filled to its length
+    assert 0.75 * scenes * words <= script.word_count <= 1.4 * scenes * words
+    assert all(1 <= len(scene.queries) <= 3 for scene in script.scenes)
     user = _user_text(brief).lower()
     # a sentence the user wrote (or a piece of one, cut at a full stop of theirs) is theirs to repeat
     sentences = [s.lower() for s in _sentences(script, brief) if s.lower().rstrip(".!?\"") not in user]
@@ -165,6 +168,8 @@ def test_references_become_cited_narration() -> None:
     assert '"Honeybee communication"' in script.scenes[-1].narration  # the closing lists the sources
     titles = {s.title for s in script.scenes[1:-1]}
     assert any("waggle" in t.lower() for t in titles), titles
+    # footage is searched for by what each scene shows
+    assert any("waggle" in q for s in script.scenes for q in s.queries)
 
 
 def test_key_phrase_names_what_a_passage_is_about() -> None:
