@@ -126,35 +126,45 @@ def make_inputs(folder: Path, seconds: float, scenes: int, width: int, height: i
 CLIP_SOURCES = [(1.0, 30, False), (2 / 3, 25, False), (4 / 3, 24, False), (1.0, 60, False), (1.0, 30, True)]
 
 
-def make_clips(folder: Path, scenes: int, width: int, height: int) -> list[dict[str, Any]]:
+def make_clips(folder: Path, scenes: int, width: int, height: int, fps: int) -> list[dict[str, Any]]:
     """One footage clip per scene (a few sources reused, as a stock search would): cached in `folder`.
 
     The sources are a moving test pattern with light film-grain noise (so that decoding costs about what real
-    footage costs, not what a flat synthetic picture does): full-frame at 30 and 60 fps, 2/3 size at
-    25 fps, 4/3 size at 24 fps, and a portrait one at 30 fps (cover-cropped); 8 s each, H.264.
+    footage costs, not what a flat synthetic picture does; about 6 Mb/s at 1080p, like stock HD files):
+    full-frame at 30 and 60 fps, 2/3 size at 25 fps, 4/3 size at 24 fps, and a portrait one at 30 fps
+    (cover-cropped); 8 s each, H.264 with x264's default key frame interval. Each then goes through
+    what the visuals stage does once per clip (`providers.media.footage`: re-encoded when far costlier
+    to decode than the video needs); that preparation is timed apart (`prepare_seconds`).
     """
-    manifest = folder / "clips.json"
+    manifest = folder / f"clips-{fps}.json"
     if manifest.is_file():
         return list(json.loads(manifest.read_text()))
     from providers.media.files import file_digest
+    from providers.media.footage import clip_info, conform_clip, key_frame_gap, needs_conform
     from providers.media.process import run_ffmpeg
-    from providers.media.streams import probe
 
     folder.mkdir(parents=True, exist_ok=True)
     sources = []
-    for n, (scale, fps, portrait) in enumerate(CLIP_SOURCES):
+    for n, (scale, rate, portrait) in enumerate(CLIP_SOURCES):
         w, h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
         if portrait:
             w, h = h, w
-        path = folder / f"source-{n}-{w}x{h}-{fps}.mp4"
-        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}", "-vf", "noise=alls=5:allf=t",
-                    "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                    path], timeout=1800)
-        info = probe(path)
-        sources.append({"path": str(path), "width": w, "height": h, "digest": file_digest(path),
-                        "seconds": info.video_duration, "fps": info.fps})
+        path = folder / f"source-{n}-{w}x{h}-{rate}.mp4"
+        if not path.is_file():
+            run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={rate}", "-vf", "noise=alls=5:allf=t",
+                        "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                        path], timeout=1800)
+        t0 = time.perf_counter()
+        info = clip_info(path)
+        if needs_conform(info, key_frame_gap(path, info.video_duration), width, height, fps):
+            path = conform_clip(path, path.with_name(f"conformed-{path.name}"), width, height, fps, timeout=1800)
+            info = clip_info(path)
+        sources.append({"path": str(path), "width": info.width, "height": info.height, "digest": file_digest(path),
+                        "seconds": info.video_duration, "fps": info.fps, "prepare": time.perf_counter() - t0})
+    prepare = sum(src.pop("prepare") for src in sources)
     clips = [{"index": i, **sources[i % len(sources)], "kind": "clip", "provider": "pexels"} for i in range(scenes)]
     manifest.write_text(json.dumps(clips))
+    (folder / f"clips-{fps}-prepare.json").write_text(json.dumps({"prepare_seconds": prepare}))
     return clips
 
 
@@ -209,7 +219,7 @@ def run_render_case(args: argparse.Namespace) -> dict[str, Any]:
     narrations = [Narration.model_validate(n) for n in spec["narrations"]]
     images = [SceneImage.model_validate(i) for i in spec["images"]]
     if args.renderer == "ffmpeg-clips":  # the same timeline with footage clips instead of stills
-        clips = json.loads((Path(args.inputs) / "clips.json").read_text())
+        clips = json.loads((Path(args.inputs) / f"clips-{args.fps}.json").read_text())
         images = [SceneImage.model_validate(c) for c in clips]
         args.renderer = "ffmpeg"
     render = RenderSpec(resolution=args.size, fps=args.fps, quality=args.quality, caption_style=args.caption_style,
@@ -369,7 +379,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 make_inputs(inputs, seconds, scenes, width, height)
                 if "ffmpeg-clips" in renderers:
-                    make_clips(inputs, scenes, width, height)
+                    make_clips(inputs, scenes, width, height, args.fps)
+                    prepared = json.loads((inputs / f"clips-{args.fps}-prepare.json").read_text())["prepare_seconds"]
+                    print(f"[{case}] footage prepared as the visuals stage does, once per clip (not in the "
+                          f"figures): {prepared:.1f} s", file=sys.stderr)
                 print(f"[{case}] inputs ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
                 results: dict[str, dict[str, Any]] = {}
                 for renderer in ("ffmpeg", "ffmpeg-clips", "moviepy", "moviepy-1pass"):

@@ -3,8 +3,8 @@
     image_requests ──► choose_footage (footage chains only: search every scene, then give each its own
     (queries from        clip or picture, no item used twice while others remain; cached)
      the script, or  ──► generate_scene_image ×scene (the chosen footage downloaded or linked, verified,
-     derived)             scaled once when far larger than the video; else the next candidate; else the
-                          still providers of the chain; finally a drawn card) ──► SceneVisual
+     derived)             re-encoded once when far costlier to decode than the video needs; else the next
+                          candidate; else the still providers of the chain; finally a drawn card) ──► SceneVisual
     write_credits: the footage's authors and pages beside the video (`<video>.credits.txt`)
 """
 
@@ -26,7 +26,7 @@ from providers.base import Footage, ImageRequest
 from providers.errors import AuraError, AuthenticationError, ConfigurationError, PermanentError, TransientError
 from providers.llm.footage_terms import footage_queries
 from providers.media.files import atomic_path, file_digest
-from providers.media.footage import clip_info, conform_clip, needs_conform
+from providers.media.footage import clip_info, conform_clip, key_frame_gap, needs_conform
 from providers.media.imaging import cover
 from providers.registry import is_footage, parse_spec, resolve, resolve_footage
 from providers.remote.download import check_decodable, fetch
@@ -88,8 +88,12 @@ def assign_footage(found: Sequence[Sequence[tuple[str, Footage]]], per_scene: in
 
 @task(name="choose_footage", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
       retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.task_timeout("visuals"))
-def choose_footage(requests: list[ImageRequest], images: str) -> list[FootageChoice]:
-    """Search the chain's footage libraries for every scene and give each scene its own candidates."""
+def choose_footage(requests: list[ImageRequest], images: str, folders: str = "") -> list[FootageChoice]:
+    """Search the chain's footage libraries for every scene and give each scene its own candidates.
+
+    `folders` is the fingerprint of the media folders in the chain: part of the cache key, so that a
+    folder with new, removed or replaced files is searched again.
+    """
     chain = [spec for spec in chain_for(images, get_settings().fallbacks("images")) if is_footage(spec)]
     found: list[list[tuple[str, Footage]]] = [[] for _ in requests]
     notes: list[list[str]] = [[] for _ in requests]
@@ -145,7 +149,7 @@ def _footage_visual(spec: str, item: Footage, request: ImageRequest, fps: int, p
         path, width, height, seconds, rate, poster = png, request.width, request.height, 0.0, 0.0, None
     else:
         info = clip_info(source)
-        if needs_conform(info, request.width, request.height, fps):
+        if needs_conform(info, key_frame_gap(source, info.video_duration), request.width, request.height, fps):
             conformed = settings.footage_dir / (f"conformed-{file_digest(source)}-{request.width}x{request.height}"
                                                 f"-{fps}.mp4")
             if not conformed.is_file():
@@ -246,9 +250,22 @@ def scene_visuals(run_dir: str, script: Script, brief: Brief, width: int, height
     """Submit the visuals stage: footage chosen for all scenes at once, then one visual per scene."""
     requests = image_requests(script, brief, width, height, job)
     # footage libraries are searched when the first choice is one; after a still provider, only stills follow
-    footage = choose_footage(requests, images) if is_footage(images) else [None] * len(requests)
+    if not is_footage(images):
+        footage: list[FootageChoice | None] = [None] * len(requests)
+    else:
+        footage = list(choose_footage(requests, images, _folders_fingerprint(images)))
     return generate_scene_image.map(unmapped(run_dir), range(len(requests)), requests, unmapped(images), footage,
                                     total=unmapped(len(requests)), fps=unmapped(fps))
+
+
+def _folders_fingerprint(images: str) -> str:
+    """The fingerprints of the media folders in the chain (`media:DIR` specs), joined; '' for none."""
+    prints = []
+    for spec in chain_for(images, get_settings().fallbacks("images")):
+        if parse_spec(spec)[0] == "media":
+            fingerprint = getattr(resolve_footage(spec), "fingerprint", None)
+            prints.append(str(fingerprint()) if callable(fingerprint) else "")
+    return ",".join(prints)
 
 
 def credits_text(visuals: Sequence[SceneVisual]) -> str:

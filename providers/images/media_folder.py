@@ -10,6 +10,7 @@ the stage uses each file once while unused ones remain. `why` says which words m
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -26,6 +27,9 @@ from providers.base import Credit, Footage, ImageRequest
 from providers.errors import ConfigurationError
 
 __all__ = ["CLIP_SUFFIXES", "IMAGE_SUFFIXES", "MediaFolder", "describe", "media_folder_allowed", "words"]
+
+# `MediaFolder.fingerprint()` changes when a file is added, removed, renamed or replaced (or its sidecar),
+# so that a cached choice of footage is made again for a folder that changed
 
 CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -111,6 +115,15 @@ class MediaFolder:
                        CLIP_SUFFIXES | IMAGE_SUFFIXES and not any(part.startswith(".") for part in
                                                                   p.relative_to(self.root).parts))
         return found[:MAX_FILES]
+
+    def fingerprint(self) -> str:
+        """A digest of the folder's media and sidecar files (names, sizes, modification times)."""
+        entries = []
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix.lower() in CLIP_SUFFIXES | IMAGE_SUFFIXES | {".txt"}:
+                stat = path.stat()
+                entries.append(f"{path.relative_to(self.root).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
 
     def search(self, request: ImageRequest) -> list[Footage]:
         """Every readable file of the folder, best match for the scene first."""

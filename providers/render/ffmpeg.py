@@ -14,7 +14,8 @@ Measured on a 2-core machine (720p, 150 frames; x264 veryfast alone costs about 
 - caption overlays are enabled only while their words are spoken and cost almost nothing.
 Footage clips (`plan.clip_seconds` > 0) are decoded from `clip_start` and looped when the scene is
 longer; each is brought to the output rate first (`fps`, so a 60 fps or variable-rate source is not
-scaled at its own rate), then cover-scaled and cropped, never stretched, with its audio ignored.
+scaled at its own rate), then cropped to the frame's shape and scaled, never stretched, with its audio
+ignored.
 ffmpeg applies a source's rotation metadata itself; 10-bit sources are converted to yuv420p.
 Images of another aspect are cover-scaled and cropped, never stretched. The last frame is forced
 to be an IDR key frame so that the join can drop it without re-encoding (see `providers.media.streams`).
@@ -107,11 +108,13 @@ def _zoom_chain(label_in: str, label_out: str, plan: SegmentPlan, frames: int, z
 
 def _clip_chain(label_in: str, label_out: str, plan: SegmentPlan, frames: int) -> str:
     w, h = plan.width, plan.height
-    # the rate first: frames that `fps` drops are never scaled; `trim` ends the (looping) input
+    # the rate first: frames that `fps` drops are never scaled; `trim` ends the (looping) input. Then the
+    # crop to the frame's shape before the scale, so that pixels cropped away are never scaled (a portrait
+    # clip in a landscape frame would otherwise be scaled up to 1.8x the frame's height first)
     return (
         f"[{label_in}]setpts=PTS-STARTPTS,fps={plan.fps},trim=end_frame={frames},"
-        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
-        f"crop={w}:{h},format=yuv420p,setsar=1[{label_out}]"
+        f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})',"
+        f"scale={w}:{h}:flags=bicubic,format=yuv420p,setsar=1[{label_out}]"
     )
 
 

@@ -233,3 +233,15 @@ def test_no_stock_result_falls_back_along_the_chain_then_to_a_card(stock: FakeSt
     nothing = choose_footage.fn([request], "pexels")[0]
     card = generate_scene_image.fn(str(tmp_path / "run"), 0, request, "pexels", nothing, fps=24)
     assert card.provider == "local" and card.kind == "image" and card.degraded and card.path.is_file()
+
+
+def test_a_changed_media_folder_is_searched_again(tmp_path: Path) -> None:
+    root = tmp_path / "clips"
+    make_picture(root / "harbour.jpg", 64, 48)
+    library = resolve("images", f"media:{root}")
+    before = library.fingerprint()
+    assert library.fingerprint() == before
+    (root / "harbour.txt").write_text("boats at dawn", encoding="utf-8")
+    with_sidecar = library.fingerprint()
+    make_picture(root / "sub" / "new.png", 64, 48)
+    assert len({before, with_sidecar, library.fingerprint()}) == 3

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from providers.base import Credit, Footage, SegmentPlan  # noqa: E402
-from providers.media.footage import clip_info, needs_conform  # noqa: E402
+from providers.media.footage import clip_info, conform_clip, key_frame_gap, needs_conform  # noqa: E402
 from providers.media.streams import check_segment, probe  # noqa: E402
 from providers.render.ffmpeg import FFmpegRenderer  # noqa: E402
 from tasks.schemas import Narration, SceneVisual, WordTiming  # noqa: E402
@@ -95,6 +95,15 @@ def test_a_segment_from_an_awkward_clip_is_exact_and_moves(sources: dict[str, Pa
     assert np.abs(frames[10] - frames[30]).mean() > 1  # footage moves (or loops) through the whole scene
 
 
-def test_only_far_larger_sources_are_scaled_down_first(sources: dict[str, Path]) -> None:
-    info = clip_info(sources["tenbit-50fps"])
-    assert needs_conform(info, 64, 36, 24) and not needs_conform(info, 320, 180, 25)
+def test_only_costly_sources_are_re_encoded_first(sources: dict[str, Path], tmp_path: Path) -> None:
+    info = clip_info(sources["tenbit-50fps"])  # 320x180, 50 fps, a key frame every second
+    gap = key_frame_gap(sources["tenbit-50fps"], info.video_duration)
+    assert gap <= 1.0
+    assert not needs_conform(info, gap, 320, 180, 50)
+    assert needs_conform(info, gap, 160, 90, 50)  # 4x the pixels
+    assert needs_conform(info, gap, 320, 180, 25)  # twice the frame rate
+    assert needs_conform(info, 7.0, 320, 180, 50)  # one key frame for 7 s
+    out = conform_clip(sources["tenbit-50fps"], tmp_path / "c.mp4", 160, 90, 25, timeout=60)
+    small = clip_info(out)
+    assert (small.width, small.height, round(small.fps)) == (160, 90, 25)
+    assert key_frame_gap(out, small.video_duration) <= 1.0 and probe(out).audio_codec is None
