@@ -88,7 +88,9 @@ def explain(exc: ValidationError, names: Mapping[str, str]) -> RequestError:
     key = loc[0] if loc else "input"
     where = names.get(key, key)
     value = first.get("input")
-    shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list, tuple)) else ""
+    text = repr(value)
+    text = text if len(text) <= 80 else f"{text[:60]}… ({len(str(value))} characters)"  # one short line, whatever came
+    shown = f" (got {text})" if value is not None and not isinstance(value, (dict, list, tuple)) else ""
     message = str(first["msg"]).removeprefix("Value error, ")
     if key == "topic" and first["type"] in ("string_too_short", "value_error"):
         message, shown = "the topic is empty: say what the video is about", ""
