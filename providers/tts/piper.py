@@ -24,7 +24,7 @@ from providers.tts.words import Utterance, estimated_timings, plan_phonemes, spe
 
 __all__ = ["NOMINAL_WPM", "PiperVoice"]
 
-NOMINAL_WPM = 175  # a Piper voice's pace at length_scale 1.0 (measured: joe, 103 words in 28 s); pacing scales it
+NOMINAL_WPM = 190  # a Piper voice's pace at length_scale 1.0 (joe: 103 words in 28 s, pauses included)
 _PEAK = 0.9  # the narration is normalised to this peak as a whole, so sentences keep their relative loudness
 
 
