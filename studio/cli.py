@@ -380,9 +380,12 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output .mp4.")] = Path("aura-demo.mp4"),
     duration: Annotated[float, typer.Option(help="Target length in seconds.")] = 60.0,
 ) -> None:
-    """Render the built-in example brief (60 s, 1280×720) fully offline."""
+    """Render the built-in example brief (60 s, 1280×720) fully offline, narrating a bundled text on honeybees."""
+    # the reference gives the offline writer real facts to narrate (studio/examples/honeybees.md, CC0)
+    example = (Path(__file__).parent / "examples" / "honeybees.md").read_text(encoding="utf-8")
     request = _prepare({"topic": EXAMPLE_TOPIC, "duration": duration, "audience": "curious teenagers",
-                        "goal": EXAMPLE_GOAL}, {}, {"llm": "local", "tts": "local", "images": "local"},
+                        "goal": EXAMPLE_GOAL, "references": (example,)}, {},
+                       {"llm": "local", "tts": "local", "images": "local"},
                        out, False, None)
     _execute(request, as_json=False, verbose=False)
 

@@ -119,13 +119,14 @@ class CardPainter:
         title_size = int(short * (0.085 if portrait else 0.09))
         draw = ImageDraw.Draw(img)
         lines, font = _wrap(draw, request.title, title_size, max_width, 3 if portrait else 2)
-        body_text = key_line(request.text)
+        body_text = key_line(request.text, 12)
         body_size = int(title_size * 0.48)
         body_lines, body_font = _wrap(draw, body_text, body_size, max_width, 3) if body_text else ([], None)
         line_h = int(title_size * 1.2)
         body_h = int(body_size * 1.35)
         block = len(lines) * line_h + (len(body_lines) * body_h + line_h // 2 if body_lines else 0)
-        y = {"band": h - block - int(h * (0.22 if portrait else 0.12)), "corner": int(h * 0.14)}.get(
+        # the band ends above the captions' area (the bottom fifth, more in 9:16 where they wrap onto three lines)
+        y = {"band": int(h * (0.64 if portrait else 0.72)) - block, "corner": int(h * 0.14)}.get(
             layout, (h - block) // 2)
         pad = int(short * 0.04)
         if layout == "band":  # a dark band behind the text, the picture above it

@@ -71,6 +71,8 @@ _PLAIN_VERBS = _set(
     "gave called known including often usually around between through within without among across like likes "
     "became become becomes began begin begins said says seem seems seemed want wants keep keeps kept relative "
     "decoded describe describes described explain explains explained still even just really almost already later "
+    "recognise recognize recognises recognizes contain contains become stay stays stick sticks learn learns arrive "
+    "arrives meet meets start starts respond responds cause causes causing given trains train helps help lets "
     "first second third new old large small high low good best better well"
 )
 _MARKUP = re.compile(r"[\[\]{}()<>*_#|\\^~`\"]+")
@@ -373,10 +375,16 @@ _SHARED = [
     "It is fine if this takes a second pass.",
 ]
 _REF_LEADS = [
-    "Here is what \"{src}\" says about {kp}.",
-    "On {kp}, \"{src}\" has this to say.",
-    "The next facts, on {kp}, come from \"{src}\".",
-    "\"{src}\" describes {kp} like this.",
+    "Here is what \"{src}\" says about {np}.",
+    "On {np}, \"{src}\" has this to say.",
+    "The next facts, on {np}, come from \"{src}\".",
+    "\"{src}\" describes {np} like this.",
+    "According to \"{src}\":",
+]
+# after a scene's facts, when it has room left: each names the scene's key phrase, so none repeats
+_REF_AFTER = [
+    "So much for {np}.", "Keep {np} in mind; it comes up again.", "Notice how much depends on {np}.",
+    "Hold on to {np} for the next part.", "Picture {np} as you listen.",
 ]
 
 
@@ -477,16 +485,24 @@ def key_phrase(text: str, prefer: Iterable[str] = (), material: str = "", avoid:
             shapes[key] = shape
     if not counts:
         return ""
-    everywhere = Counter(" ".join(t.lower() for t in (w[1:] if i > 0 else w)) for i, w in grams(material))
+    everywhere = Counter(" ".join(t.lower() for t in (w[1:] if i > 0 else w)) for i, w in grams(material or text))
 
     def weight(key: str) -> float:
         words = key.split()
         bonus = sum(0.8 for w in words if (w[:-1] if w.endswith("s") else w) in preferred)
         return counts[key] * (1 + math.log1p(everywhere[key])) * (1 + 0.8 * (len(words) - 1)) + bonus
 
-    taken = {a.lower() for a in avoid}
-    ranked = sorted(sorted(counts), key=weight, reverse=True)
-    fresh = [k for k in ranked if shapes[k].lower() not in taken]
+    def named(key: str) -> bool:
+        """Whether `key` reads as a name for something: a run of words the material repeats, or a word that is
+        no adverb or -ing form (without a tagger, a phrase said once is as likely a clause as a name)."""
+        words = key.split()
+        if len(words) > 1:
+            return everywhere[key] >= 2 or shapes[key][0].isupper()
+        return not words[0].endswith(("ly", "ing", "ed")) or everywhere[key] >= 3
+
+    taken = {a.lower().removeprefix("the ") for a in avoid}
+    ranked = sorted(sorted(k for k in counts if named(k)) or sorted(counts), key=weight, reverse=True)
+    fresh = [k for k in ranked if shapes[k].lower().removeprefix("the ") not in taken]
     return shapes[(fresh or ranked)[0]]
 
 
@@ -607,34 +623,35 @@ def _source_list(sources: Sequence[str]) -> str:
 
 
 def _fact_groups(facts: list[_Fact], scenes: int, target: int) -> list[list[_Fact]]:
-    """The best facts for `scenes` scenes of `target` words, in document order, cut into one group per scene."""
+    """The best facts for `scenes` scenes of `target` words, in document order, one group per scene while they last.
+
+    Facts are taken best first until they fill about three quarters of every scene and there is one for each
+    scene; a scene then gets the next facts in reading order until its share is full, leaving at least one
+    for each scene after it.
+    """
     room = max(1, int(target * 0.75))
-    budget = scenes * room
     chosen: list[_Fact] = []
     total = 0
     for fact in facts:
-        if total >= budget:
+        if total >= scenes * room and len(chosen) >= scenes:
             break
-        if fact.words > target * 1.1 + 2 and target >= 8:
+        if fact.words > target * 1.5 + 2 and target >= 8:
             continue
         chosen.append(fact)
         total += fact.words
     chosen.sort(key=lambda f: f.order)
     groups: list[list[_Fact]] = []
-    current: list[_Fact] = []
-    count = 0
-    for fact in chosen:
-        if current and count + fact.words > room * 1.3:
-            groups.append(current)
-            current, count = [], 0
-        current.append(fact)
-        count += fact.words
-        if count >= room:
-            groups.append(current)
-            current, count = [], 0
-    if current:
-        groups.append(current)
-    return groups[:scenes]
+    i = 0
+    while i < len(chosen) and len(groups) < scenes:
+        group = [chosen[i]]
+        i += 1
+        spare = len(chosen) - i - (scenes - len(groups) - 1)  # facts this scene may take beyond its first
+        while spare > 0 and i < len(chosen) and sum(f.words for f in group) + chosen[i].words <= room * 1.3:
+            group.append(chosen[i])
+            i += 1
+            spare -= 1
+        groups.append(group)
+    return groups
 
 
 class TemplateWriter:
@@ -657,7 +674,7 @@ class TemplateWriter:
         n, target = request.scene_count, request.words_per_scene
         used: set[str] = set()
         query = f"{topic} {brief.get('goal') or ''}"
-        facts = reference_sentences(request.references, query, longest=max(12, min(45, int(target * 1.4))))
+        facts = reference_sentences(request.references, query, longest=max(12, min(45, int(target * 1.5) + 2)))
         middle = max(0, n - 2)
         groups = _fact_groups(facts, middle or 1, target) if facts else []
         cited: list[str] = []
@@ -705,17 +722,18 @@ class TemplateWriter:
                 texts = [f.text for f in group]
                 kp = key_phrase(" ".join(texts), _terms(query), material, {t for t, _, _ in scenes})
                 title = _sentence(_shorten(kp, 80)) if kp else plan.angle(i, middle)[0]
+                np = kp if not kp or kp[0].isupper() or kp.startswith("the ") else f"the {kp}"
                 if group[0].source != previous:  # name the document when the narration starts quoting it
-                    previous = group[0].source
-                    for lead in [_fmt(t, src=previous, kp=kp) for t in plan.shuffled(_REF_LEADS)]:
-                        if lead and scene.add(lead, force=True):
+                    for lead in [_fmt(t, src=group[0].source, np=np) for t in plan.shuffled(_REF_LEADS)]:
+                        # only with its first fact in the scene's length: a lead with no fact after it says nothing
+                        if lead and _words(lead) + group[0].words <= scene.target * 1.5 and scene.add(lead, force=True):
+                            previous = group[0].source
                             break
-                for fact in group:
-                    if scene.add(fact.text, force=scene.count < target * 0.5) and fact.source not in cited:
+                for k, fact in enumerate(group):  # the first fact always: it is what the scene is for
+                    if scene.add(fact.text, force=k == 0 or scene.count < target * 0.5) and fact.source not in cited:
                         cited.append(fact.source)
-                if kp:
-                    np = kp if kp[0].isupper() or kp.startswith("the ") else f"the {kp}"
-                    scene.fill(plan.angle_lines(np, i)[4:])
+                if np:
+                    scene.fill([_fmt(t, np=np) for t in plan.shuffled(_REF_AFTER)])
                 scene.fill(plan.shuffled(_SHARED))
             else:
                 title, np, own = plan.angle(i, middle)
@@ -729,7 +747,7 @@ class TemplateWriter:
             scenes.append((title, scene.text(), " ".join(f.text for f in group)))
 
         if n > 1:
-            closing = _Scene(share(len(scenes)), used)
+            closing = _Scene(max(share(len(scenes)), round(target * 0.8)), used)  # room for a real goodbye
             if cited:
                 closing.add(_SOURCES.format(sources=_source_list(cited)), force=True)
             closing.fill(plan.closing())
