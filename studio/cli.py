@@ -498,7 +498,18 @@ def main() -> None:
         raise SystemExit(2) from None
     if "-v" not in sys.argv and "--verbose" not in sys.argv:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors: one line too, like every other refusal
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `aura` alone: the help, as before
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(exc.exit_code) from None
+        message = " ".join(exc.format_message().split())
+        err.print(f"error: {message} (see --help)", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

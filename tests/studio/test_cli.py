@@ -50,6 +50,10 @@ def test_help_documents_every_option_its_default_and_its_choices(tmp_path: Path)
         (["bees", "--llm", "openai:gpt-4o-mini", "--out", "{out}"], "--llm: openai:gpt-4o-mini needs OPENAI_API_KEY"),
         (["bees", "--images", "nope:x", "--out", "{out}"], "--images: unknown images provider"),
         (["bees", "--profile", "fast", "--out", "{out}"], "--profile"),
+        # click's own usage errors are one line too
+        (["bees", "--music", "{tmp}/none.wav", "--out", "{out}"], "'--music'"),
+        (["bees", "--durration", "30", "--out", "{out}"], "No such option: --durration"),
+        (["bees", "--fps", "fast", "--out", "{out}"], "'--fps'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:
