@@ -29,6 +29,7 @@ class ReviewWaiting(BaseModel):
     jobId: str
     state: str
     description: str
+    cost: str = Field(description="What the rest of the run costs once approved.")
     script: dict[str, Any]
 
 
@@ -54,6 +55,14 @@ def _run_id(job_id: str) -> UUID:
         return UUID(job_id)
     except ValueError:
         raise HTTPException(404, f"no job {job_id}") from None
+
+
+def _cost(description: str) -> str:
+    """The cost line of the review text (the bold part after 'costs')."""
+    import re
+
+    found = re.search(r"costs \*\*(.+?)\*\*", description)
+    return found.group(1) if found else ""
 
 
 def _waiting(job_id: str) -> Any:
@@ -85,6 +94,7 @@ async def review_waiting(job_id: JobId) -> ReviewWaiting:
     """The script the job waits on, with what the rest of the run costs."""
     waiting = await run_in_threadpool(_waiting, job_id)
     return ReviewWaiting(jobId=waiting.flow_run_id, state=waiting.state, description=waiting.description,
+                         cost=_cost(waiting.description),
                          script=waiting.script.model_dump(mode="json", include={"title", "scenes"}))
 
 
@@ -108,6 +118,7 @@ async def review_answer(job_id: JobId, answer: ReviewAnswer) -> ReviewWaiting:
     await run_in_threadpool(resume, waiting.flow_run_id, answer.decision, edited, answer.reason)
     script = edited or waiting.script
     return ReviewWaiting(jobId=waiting.flow_run_id, state="Resuming", description=waiting.description,
+                         cost=_cost(waiting.description),
                          script=script.model_dump(mode="json", include={"title", "scenes"}))
 
 

@@ -140,16 +140,83 @@ async function submit(event) {
   if ($("audience").value.trim()) body.options.audience = $("audience").value.trim();
   if ($("style").value.trim()) body.style = $("style").value.trim();
   if ($("voice").value.trim()) body.voiceId = $("voice").value.trim();
+  if ($("review").checked) body.review = true;
   if (body.options.resolution === "360p") body.options.quality = "draft";
   $("submit").disabled = true;
   try {
     const created = await api("/api/videos/generate", { method: "POST", body: JSON.stringify(body) });
     follow({ ...created, topic: brief, status: "pending" });
+    if (body.review) awaitReview(created.jobId);
     loadRecent();
   } catch (error) {
     setText("form-error", error.message);
   } finally {
     $("submit").disabled = false;
+  }
+}
+
+// --- review: the job waits after its script (Prefect suspends it); the page shows it as a form and answers it
+
+async function awaitReview(jobId) {
+  while (state.jobId === jobId) {
+    try {
+      const waiting = await api(`/api/videos/${jobId}/review`);
+      showReview(waiting);
+      return;
+    } catch (error) {
+      if (!/not waiting/.test(error.message)) { setText("job-error", error.message); return; }
+    }
+    if (["done", "failed", "cancelled"].includes($("job").dataset.status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  }
+}
+
+function sceneField(label, value, multiline, name) {
+  const wrap = document.createElement("label");
+  wrap.textContent = label;
+  const input = document.createElement(multiline ? "textarea" : "input");
+  input.value = value;
+  input.dataset.field = name;
+  if (multiline) input.rows = 3;
+  wrap.appendChild(input);
+  return wrap;
+}
+
+function showReview(waiting) {
+  $("review-section").hidden = false;
+  setText("review-cost", waiting.cost);
+  setText("review-error", "");
+  $("review-title-input").value = waiting.script.title;
+  const list = $("review-scenes");
+  list.replaceChildren();
+  waiting.script.scenes.forEach((scene) => {
+    const item = document.createElement("li");
+    item.dataset.scene = JSON.stringify(scene);
+    item.append(sceneField("Scene title", scene.title, false, "title"),
+                sceneField("Narration", scene.narration, true, "narration"),
+                sceneField("Visual", scene.visual_prompt, false, "visual_prompt"));
+    list.appendChild(item);
+  });
+  setProgress(state.percent, "script", "waiting for your review");
+  $("review-section").scrollIntoView({ behavior: "smooth" });
+}
+
+async function answerReview(decision) {
+  const body = { decision, reason: $("review-reason").value.trim() };
+  if (decision === "approve") {
+    body.title = $("review-title-input").value.trim();
+    body.scenes = [...$("review-scenes").children].map((item) => {
+      const scene = JSON.parse(item.dataset.scene);
+      item.querySelectorAll("[data-field]").forEach((input) => { scene[input.dataset.field] = input.value; });
+      return scene;
+    });
+  }
+  try {
+    await api(`/api/videos/${state.jobId}/review`, { method: "POST", body: JSON.stringify(body) });
+    $("review-section").hidden = true;
+    setProgress(state.percent, "script", decision === "approve" ? "approved: rendering" : "rejected");
+  } catch (error) {
+    setText("review-error", error.message);
   }
 }
 
@@ -216,6 +283,8 @@ async function loadVoices() {
 async function start() {
   $("brief-form").addEventListener("submit", submit);
   $("cancel").addEventListener("click", cancel);
+  $("review-form").addEventListener("submit", (event) => { event.preventDefault(); answerReview("approve"); });
+  $("reject").addEventListener("click", () => answerReview("reject"));
   $("refresh").addEventListener("click", loadRecent);
   try {
     const health = await (await fetch("/healthz")).json();
