@@ -11,9 +11,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from providers.base import CaptionCue, Credit, WordTiming
+from providers.errors import ConfigurationError
+from providers.registry import parse_provider
 from tasks.render_presets import PresetName, RenderPreset, encoder_settings, get_preset
 
 __all__ = [
@@ -172,6 +174,16 @@ class Providers(_Frozen):
     tts: str = Field("local", title="Voice", description="e.g. local, espeak:en-us, elevenlabs:VOICE_ID")
     images: str = Field("local", title="Images", description="e.g. local, diffusers:stabilityai/sdxl-turbo")
     renderer: str = Field("ffmpeg", title="Renderer", description="ffmpeg (default) or moviepy")
+
+    @field_validator("llm", "tts", "images", "renderer")
+    @classmethod
+    def _known_vendor(cls, value: str, info: ValidationInfo) -> str:
+        # checked with the input at every door (CLI, API, run form, deployment parameters), not when a stage runs
+        try:
+            parse_provider(str(info.field_name), value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class Preflight(_Frozen):

@@ -159,3 +159,13 @@ def test_too_little_disk_for_this_job_is_refused_before_the_run(small_disk: Path
     with pytest.raises(RequestError, match=r"^--out: only 0\.00 GB free in .*small-disk"):
         check_ready(elsewhere, settings=_settings(tmp_path))
     assert list(small_disk.iterdir()) == []
+
+
+def test_providers_refuse_an_unknown_vendor_at_every_door() -> None:
+    from pydantic import ValidationError
+
+    from tasks.schemas import Providers
+
+    with pytest.raises(ValidationError, match="unknown tts provider 'nope:x': choose one of"):
+        Providers(tts="nope:x")  # the flow's parameters: the run form, `prefect deployment run`, a briefs file
+    assert Providers(images="pexels", tts="espeak:en").tts == "espeak:en"
