@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import espeakng_loader
+import numpy as np
 
 from providers.base import Speech, VoiceSettings, WordTiming
 from providers.errors import BadRequestError, ConfigurationError, MediaError
 from providers.media.files import atomic_path
+from providers.tts.words import settle_sentence_ends
 
 __all__ = ["EspeakVoice", "EspeakVoiceEntry", "align_words", "espeak_voices", "voice_name"]
 
@@ -246,6 +248,6 @@ class EspeakVoice:
             out.setframerate(engine.sample_rate)
             out.writeframes(pcm)
         timed = [(char, ms / 1000) for char, ms in events]
-        return Speech(
-            audio_path=out_path, duration=total, words=align_words(text, total, timed), characters=len(text)
-        )
+        samples = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
+        words = settle_sentence_ends(align_words(text, total, timed), samples, engine.sample_rate)
+        return Speech(audio_path=out_path, duration=total, words=words, characters=len(text))

@@ -26,6 +26,7 @@ __all__ = [
     "Utterance",
     "group_symbols",
     "plan_phonemes",
+    "settle_sentence_ends",
     "speak_all",
     "split_utterances",
     "word_timings",
@@ -227,6 +228,20 @@ def _end_at_sound(word: WordTiming, audio: np.ndarray, sample_rate: int) -> Word
         return word
     end = min(word.end, (first + int(loud[-1]) + 1) * step)
     return WordTiming(word=word.word, start=word.start, end=max(word.start, end))
+
+
+def settle_sentence_ends(words: Sequence[WordTiming], audio: np.ndarray, sample_rate: int) -> tuple[WordTiming, ...]:
+    """Each sentence's last word ending where its sound does, so the pause after it is a gap.
+
+    For engines whose word events only say where each word starts (espeak-ng): a word then
+    ends where the next starts, and a sentence's last word would run through the pause.
+    """
+    out = list(words)
+    for utterance in split_utterances(" ".join(w.word for w in words)):
+        last = utterance.first + len(utterance.words) - 1
+        if 0 <= last < len(out):
+            out[last] = _end_at_sound(out[last], audio, sample_rate)
+    return tuple(out)
 
 
 def fade_edges(audio: np.ndarray, sample_rate: int, seconds: float = 0.005) -> np.ndarray:

@@ -56,3 +56,13 @@ def test_voices_are_named_from_espeaks_list(tmp_path: Path) -> None:
     assert any("en-us" in v.languages for v in espeak_voices())
     speech = EspeakVoice(model="de").synthesize("Guten Tag", tmp_path / "de.wav", VoiceSettings())
     assert [w.word for w in speech.words] == ["Guten", "Tag"]
+
+
+def test_sentence_ends_are_gaps_that_are_quiet(tmp_path: Path) -> None:
+    from tests.providers.voice_models import gap_offsets, sentence_gaps
+
+    text = "Bees dance at dawn. Dr. Lee counts 1,250 of them. The hive sleeps."
+    speech = EspeakVoice().synthesize(text, tmp_path / "g.wav", VoiceSettings())
+    gaps = sentence_gaps(speech.words)
+    assert len(gaps) == 2 and all(b - a > 0.15 for a, b in gaps)
+    assert max(gap_offsets(speech.audio_path, gaps)) <= 0.1
