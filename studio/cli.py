@@ -162,7 +162,7 @@ def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, rev
     import threading
     import time
 
-    from prefect.exceptions import CancelledRun
+    from prefect.exceptions import CancelledRun, FailedRun
 
     from flows.make_video import make_video
     from providers.errors import AuraError
@@ -249,7 +249,7 @@ def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, rev
         raise _fail(str(exc), 1) from None
     except OSError as exc:
         raise _fail(_os_error(exc), 1) from None
-    except CancelledRun as exc:  # rejected (or not answered) in review
+    except (CancelledRun, FailedRun) as exc:  # rejected in review, or not answered in time
         raise _fail(f"stopped: {exc}", 1) from None
     finally:
         if not cancelling.is_set():
