@@ -101,6 +101,7 @@ class Job:
     state_name: str = "Scheduled"
     state_message: str = ""
     end_time: datetime | None = None
+    deployment_id: UUID | None = None
     view: RunView = field(default_factory=RunView)
     events: list[JobEvent] = field(default_factory=list)
     terminal: dict[str, Any] | None = None
@@ -130,6 +131,7 @@ class Job:
             self.state_name = flow_run.state.name or self.state_type.title()
             self.state_message = flow_run.state.message or ""
         self.end_time = flow_run.end_time
+        self.deployment_id = flow_run.deployment_id
 
     def add_reports(self, reports: dict[Place, Progress], flush: bool = False) -> None:
         """Fold in the reports that continue the log without a gap (all of them with `flush`)."""
@@ -317,19 +319,24 @@ class JobManager:
 
     # -- creating
 
-    async def runner_missing(self) -> str | None:
-        """Why no runner can take a job of the deployment now, or None when one polls it."""
+    async def runner_missing(self, deployment_id: UUID | None = None) -> str | None:
+        """Why no runner can take a job of the deployment (the API's, or `deployment_id`) now; None if one polls it."""
         from prefect.exceptions import ObjectNotFound
 
         if self.pickup_seconds is None:
             return None
+        name = self.deployment
         try:
-            deployment = await self.client.read_deployment_by_name(self.deployment)
+            if deployment_id is None:
+                deployment = await self.client.read_deployment_by_name(self.deployment)
+            else:
+                deployment = await self.client.read_deployment(deployment_id)
+                name = f"{deployment.name} ({deployment_id})"
         except ObjectNotFound:
-            return f"the deployment {self.deployment!r} does not exist on the Prefect server"
+            return f"the deployment {name!r} does not exist on the Prefect server"
         polled = deployment.last_polled
         if polled is None or (datetime.now(UTC) - polled).total_seconds() > self.pickup_seconds:
-            return (f"no runner or worker has polled the deployment {self.deployment!r} in the last "
+            return (f"no runner or worker has polled the deployment {name!r} in the last "
                     f"{self.pickup_seconds:g} s (is `aura serve`'s runner, or the deployment's worker, running?)")
         return None
 
@@ -481,7 +488,7 @@ class JobManager:
         if job.state_type not in _WAITING | {"CANCELLING"}:
             job.waiting_since = time.monotonic()
         elif time.monotonic() - job.waiting_since > (self.pickup_seconds or float("inf")):
-            reason = await self.runner_missing()
+            reason = await self.runner_missing(job.deployment_id)
             if reason is not None:
                 await self._fail_unrunnable(job, reason)
 
