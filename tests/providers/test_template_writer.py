@@ -136,6 +136,25 @@ def test_a_long_topic_is_spoken_by_its_first_clause_and_titled_short() -> None:
     assert_sound(script, brief)
 
 
+@pytest.mark.parametrize(("topic", "duration"), [
+    # issue 13, defect 7: briefs the validator accepts that the old writer turned into invalid scripts
+    ("The surprisingly complicated history of how ordinary people in medieval European towns kept time, "
+     "measured the hours of the day, and agreed on when markets, churches and guilds should open their doors", 60),
+    ("Why the price of electricity changes during the day and what households can do about it now", 60),
+    ("How do honeybees tell each other where the best flowers are", 10),
+    ("Seven simple habits that make a small garden produce more vegetables every single summer season", 12),
+    ("x" * 500, 10),
+    ("word " * 99 + "end", 1800),
+])
+def test_briefs_the_old_writer_failed_now_give_sound_scripts(topic: str, duration: float) -> None:
+    for pacing in Pacing:
+        for density in Density:
+            brief = Brief(topic=topic, duration=duration, pacing=pacing, density=density)
+            script = _script(brief)
+            assert len(script.title) <= 200
+            assert_sound(script, brief)
+
+
 _HONEYBEES = """Honeybee communication
 
 Honeybees share the location of food through the waggle dance. A forager that found good flowers returns to the \
