@@ -112,7 +112,8 @@ def running_url() -> str | None:
     if url:
         return url
     info = persistent()
-    return info.url if info is not None and _healthy(info.url) else None
+    # generous: `aura server start` waited for it to answer, so a slow answer means a busy machine, not no server
+    return info.url if info is not None and _healthy(info.url, timeout=10.0) else None
 
 
 def _bound_socket(port: int) -> socket.socket:
@@ -138,7 +139,9 @@ def _spawn(sock: socket.socket, log: IO[bytes], *, temporary: bool) -> subproces
         env |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
     return subprocess.Popen(
         command, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-        start_new_session=not temporary,  # a persistent server leaves the terminal's process group
+        # out of the terminal's process group: Ctrl-C stops the command, which then records the run as
+        # crashed on a server still there to hear it, and stops a temporary server itself
+        start_new_session=True,
     )
 
 
@@ -260,8 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.parent:
         _die_with_parent(args.parent)
-    if args.temporary:  # Ctrl-C in a terminal reaches the whole group: the parent decides when we stop
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import uvicorn
     from prefect.server.api.server import create_app
 
