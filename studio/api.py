@@ -137,7 +137,8 @@ class GenerateRequest(_Strict):
     brief: str = Field(min_length=1, max_length=500, description="What the video is about.",
                        examples=["How honeybees communicate"])
     voiceId: str | None = Field(None, max_length=301, pattern=_VOICE,
-                                description="A voice of the server's TTS provider, or a full spec vendor:voice.")
+                                description="A voice from the TTS engine's list (GET /api/voices), or vendor:voice; "
+                                            "an unknown voice is refused (422).")
     style: str | None = Field(None, max_length=200, description="Visual style words for the images.")
     durationMinutes: float | None = Field(None, ge=MIN_DURATION / 60, le=MAX_DURATION / 60,
                                           description="Target length in minutes (default 1).")
@@ -531,6 +532,7 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         app.include_router(router)
     app.include_router(__import__("studio.voices_api", fromlist=["router"]).router)  # GET /api/voices (issue 11)
     app.include_router(__import__("studio.review_api", fromlist=["router"]).router)  # /api/videos/{id}/review (15)
+    app.include_router(__import__("studio.batch_api", fromlist=["router"]).router)  # POST /api/batches (issue 15)
 
     # -- middleware (the last added runs first)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,
