@@ -61,6 +61,8 @@ _VERBS = _set(
     "prepare design manage handle protect save grow train run play sing speak answer ask judge check test "
     "answer argue discuss summarise summarize picture imagine notice appreciate enjoy"
 )
+_CONNECTIVES = _set("of in on at to for with by from and or but nor about into onto than as so because if "
+                    "although though unless while after before since until via per")
 _GENERIC_AUDIENCES = frozenset({"a general audience", "general audience", "general", "everyone", "anyone", "you",
                                 "all", "anybody"})
 # common verbs and adverbs that make poor names for what a passage is about
@@ -143,9 +145,11 @@ def topic_subject(topic: str, language: str = "en", most_words: int = _MAX_SPOKE
     if not words or not _has_letters(text) or len(words) > most_words or len(text) > 110:
         return _Subject(title, "title", "", "this subject")
     if not english or not _wordy(text):
-        return _Subject(title, "title", text.rstrip(" .!?…"), "this subject")
+        return _Subject(title, "title", _sentence(text.rstrip(" .!?…")), "this subject")
     if all(w.lower().strip(".,;:!?") in _STOP for w in words):  # "of", "the how": nothing to say it with
-        return _Subject(title, "title", text.rstrip(" .!?…"), "this subject")
+        return _Subject(title, "title", _sentence(text.rstrip(" .!?…")), "this subject")
+    if words[0].lower() in _CONNECTIVES:  # "of honeybees", "and then": a fragment reads only as a title
+        return _Subject(title, "title", _sentence(text.rstrip(" .!?…")), "this subject")
     first, second = words[0].lower(), (words[1].lower() if len(words) > 1 else "")
     bare = text.rstrip(" .!?…")
     if first in _AUX or (first in _WH and second in _AUX) or (text.endswith("?") and first not in _WH):
