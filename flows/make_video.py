@@ -18,6 +18,7 @@ from tasks.runtime.artifacts import RunTracker
 from tasks.runtime.cancellation import stops_children_on_interrupt
 from tasks.runtime.cleanup import sweep_leftovers
 from tasks.runtime.fallback import fallback_summary
+from tasks.runtime.joblock import release_job_hook
 from tasks.runtime.metrics import StageMeter
 from tasks.schemas import Brief, Providers, RenderSpec, Script, Video
 from tasks.script import write_script
@@ -40,6 +41,9 @@ def _run_name() -> str:
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers),  # type: ignore[arg-type]
     persist_result=True,
     validate_parameters=True,
+    # the job lock taken by sweep_leftovers goes with the run, however it ends
+    on_completion=[release_job_hook], on_failure=[release_job_hook], on_cancellation=[release_job_hook],
+    on_crashed=[release_job_hook],
 )
 @stops_children_on_interrupt  # a cancel or Ctrl-C kills ffmpeg at once instead of waiting for it
 def make_video(
