@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,8 @@ from providers.remote.vendor_errors import from_status
 __all__ = ["cache_file", "check_decodable", "fetch", "get_json"]
 
 _SUFFIX = {"clip": ".mp4", "image": ".img"}
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def get_json(url: str, vendor: str, *, params: Mapping[str, Any], headers: Mapping[str, str] | None = None,
@@ -83,8 +86,19 @@ def fetch(url: str, key: str, kind: str, cache_dir: Path, vendor: str, *, max_by
           headers: Mapping[str, str] | None = None) -> Path:
     """The cached file for `url`, downloading it first if needed (streamed, capped, timed out, verified)."""
     final = cache_file(cache_dir, key, url, kind)
-    if final.is_file():
-        return final
+    with _lock_for(final):  # two scenes given the same item (too few results) download it once
+        if final.is_file():
+            return final
+        return _download(url, final, kind, vendor, max_bytes=max_bytes, timeout=timeout, headers=headers)
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path), threading.Lock())
+
+
+def _download(url: str, final: Path, kind: str, vendor: str, *, max_bytes: int, timeout: float,
+              headers: Mapping[str, str] | None) -> Path:
     with atomic_path(final) as tmp:
         try:
             with httpx.stream("GET", url, headers=dict(headers or {}), timeout=timeout,
