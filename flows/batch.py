@@ -117,8 +117,9 @@ def render_item(item: BatchItem) -> ItemResult:
         started = time.perf_counter()
         _tell(item.index, "rendering")
         state = make_video(**item.parameters(), return_state=True)
-    if state.is_completed():
-        return _finished(item, "rendered", started, video=state.result())
+    made = state.result(raise_on_failure=False) if state.is_completed() else None
+    if isinstance(made, Video):
+        return _finished(item, "rendered", started, video=made)
     outcome = state.result(raise_on_failure=False)
     reason = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name or "failed")
     return _finished(item, "failed", started, reason.splitlines()[0][:300])

@@ -132,7 +132,8 @@ def _names() -> dict[str, tuple[str, str]]:
 
 def _typed(part: str, field: str, value: Any) -> Any:
     """A CSV cell as the number or yes/no it spells where the field is not text (`24` → 24, `false` → False)."""
-    model = {"brief": Brief, "render": RenderSpec, "providers": Providers}.get(part)
+    models: dict[str, type[BaseModel]] = {"brief": Brief, "render": RenderSpec, "providers": Providers}
+    model = models.get(part)
     if model is None or not isinstance(value, str) or model.model_fields[field].annotation is str:
         return value
     text = value.strip()
