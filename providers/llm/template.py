@@ -61,6 +61,7 @@ _VERBS = _set(
     "prepare design manage handle protect save grow train run play sing speak answer ask judge check test "
     "answer argue discuss summarise summarize picture imagine notice appreciate enjoy"
 )
+_LEANING = _set("it its this these that those they their them he she his her such there so then also")
 _CONNECTIVES = _set("of in on at to for with by from and or but nor about into onto than as so because if "
                     "although though unless while after before since until via per")
 _GENERIC_AUDIENCES = frozenset({"a general audience", "general audience", "general", "everyone", "anyone", "you",
@@ -425,36 +426,43 @@ class _Fact:
     source: str
     text: str
     score: float
+    after: int = -1  # the fact this one follows in its passage, or -1 (it may lean on it: "Its angle...")
 
     @property
     def words(self) -> int:
         return len(self.text.split())
 
 
-def reference_sentences(references: Sequence[Reference], query: str, longest: int = 45) -> list[_Fact]:
-    """The passages' narratable sentences, best first for `query` (shared terms weighted by rarity)."""
+def reference_sentences(references: Sequence[Reference], query: str, longest: int = 45,
+                        goal: str = "") -> list[_Fact]:
+    """The passages' narratable sentences, best first for `query` and `goal` (shared terms weighted by rarity,
+    the goal's by half as much again: it says what the viewer came for)."""
     facts: list[_Fact] = []
     seen: set[str] = set()
     for passage in references:
         text = " ".join(passage.text.split())
         if passage.source and text.startswith(passage.source + " "):  # the document's title line
             text = text[len(passage.source) + 1:]
+        previous = -1
         for sentence in _SPLIT.split(text):
             sentence = sentence.strip()
             key = sentence.lower()
             if key in seen or not _speakable(sentence, longest):
+                previous = -1
                 continue
             seen.add(key)
-            facts.append(_Fact(len(facts), _plain(passage.source) or "the reference", sentence, 0.0))
+            facts.append(_Fact(len(facts), _plain(passage.source) or "the reference", sentence, 0.0, previous))
+            previous = len(facts) - 1
     if not facts:
         return []
-    wanted = set(_terms(query))
+    wanted, stressed = set(_terms(query)), set(_terms(goal))
     df = Counter(t for f in facts for t in set(_terms(f.text)))
     scored = []
     for f in facts:
-        shared = wanted & set(_terms(f.text))
-        score = sum(math.log(1 + len(facts) / df[t]) for t in shared) - 0.002 * f.order
-        scored.append(_Fact(f.order, f.source, f.text, score))
+        words = set(_terms(f.text))
+        score = sum(math.log(1 + len(facts) / df[t]) * (1.5 if t in stressed else 1.0)
+                    for t in (wanted | stressed) & words)
+        scored.append(_Fact(f.order, f.source, f.text, score - 0.002 * f.order, f.after))
     return sorted(scored, key=lambda f: (-f.score, f.order))
 
 
@@ -636,13 +644,24 @@ def _fact_groups(facts: list[_Fact], scenes: int, target: int) -> list[list[_Fac
     room = max(1, int(target * 0.75))
     chosen: list[_Fact] = []
     total = 0
-    for fact in facts:
-        if total >= scenes * room and len(chosen) >= scenes:
-            break
-        if fact.words > target * 1.5 + 2 and target >= 8:
-            continue
-        chosen.append(fact)
-        total += fact.words
+    left = [f for f in facts if f.words <= target * 1.5 + 2 or target < 8]
+    top = max((f.score for f in left), default=0.0)
+    taken: set[int] = set()
+
+    def merit(fact: _Fact) -> float:
+        # the sentence after a chosen one continues its thought; one that leans on a sentence left out
+        # ("Its angle...", "This helps...") would not make sense alone
+        if fact.after >= 0 and fact.after in taken:
+            return fact.score + 0.6 * top
+        leans = fact.after >= 0 and fact.text.split()[0].lower() in _LEANING
+        return fact.score * (0.4 if leans else 1.0)
+
+    while left and (total < scenes * room or len(chosen) < scenes):
+        best = max(left, key=lambda f: (merit(f), -f.order))
+        taken.add(best.order)
+        left.remove(best)
+        chosen.append(best)
+        total += best.words
     chosen.sort(key=lambda f: f.order)
     groups: list[list[_Fact]] = []
     i = 0
@@ -678,7 +697,8 @@ class TemplateWriter:
         n, target = request.scene_count, request.words_per_scene
         used: set[str] = set()
         query = f"{topic} {brief.get('goal') or ''}"
-        facts = reference_sentences(request.references, query, longest=max(12, min(45, int(target * 1.5) + 2)))
+        facts = reference_sentences(request.references, query, longest=max(12, min(45, int(target * 1.5) + 2)),
+                                    goal=str(brief.get("goal") or ""))
         middle = max(0, n - 2)
         groups = _fact_groups(facts, middle or 1, target) if facts else []
         cited: list[str] = []
@@ -728,10 +748,10 @@ class TemplateWriter:
                 title = _sentence(_shorten(kp, 80)) if kp else plan.angle(i, middle)[0]
                 np = kp if not kp or kp[0].isupper() or kp.startswith("the ") else f"the {kp}"
                 if group[0].source != previous:  # name the document when the narration starts quoting it
-                    for lead in [_fmt(t, src=group[0].source, np=np) for t in plan.shuffled(_REF_LEADS)]:
-                        # only with its first fact in the scene's length: a lead with no fact after it says nothing
+                    previous = group[0].source
+                    for lead in [_fmt(t, src=previous, np=np) for t in plan.shuffled(_REF_LEADS)]:
+                        # only with its first fact in the scene's length (else the closing scene names it alone)
                         if lead and _words(lead) + group[0].words <= scene.target * 1.5 and scene.add(lead, force=True):
-                            previous = group[0].source
                             break
                 for k, fact in enumerate(group):  # the first fact always: it is what the scene is for
                     if scene.add(fact.text, force=k == 0 or scene.count < target * 0.5) and fact.source not in cited:
