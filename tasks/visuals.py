@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,15 +74,18 @@ def _outputs(inputs: dict[str, Any]) -> list[Path]:
 
 def assign_footage(found: Sequence[Sequence[tuple[str, Footage]]], per_scene: int = CANDIDATES
                    ) -> list[tuple[tuple[str, Footage], ...]]:
-    """Each scene's candidates, its own first: in scene order, items not yet given to another scene come first."""
-    used: set[str] = set()
+    """Each scene's candidates, its own first: in scene order, the items given to the fewest scenes so far first.
+
+    So no item is used twice while unused ones remain, and when there are fewer items than scenes they
+    take turns rather than the best match filling every remaining scene.
+    """
+    uses: Counter[str] = Counter()
     chosen = []
     for candidates in found:
-        fresh = [c for c in candidates if c[1].key not in used]
-        reused = [c for c in candidates if c[1].key in used]
-        picked = tuple((fresh + reused)[:per_scene])
+        ranked = sorted(enumerate(candidates), key=lambda c: (uses[c[1][1].key], c[0]))
+        picked = tuple(c for _, c in ranked[:per_scene])
         if picked:
-            used.add(picked[0][1].key)
+            uses[picked[0][1].key] += 1
         chosen.append(picked)
     return chosen
 

@@ -66,6 +66,8 @@ def test_each_scene_gets_its_own_footage_while_others_remain() -> None:
     chosen = assign_footage([[item("a"), item("b")], [item("a"), item("c")], [item("a")], []])
     assert [c[0][1].key if c else None for c in chosen] == ["a", "c", "a", None]  # reused only when nothing else
     assert [k[1].key for k in chosen[1]] == ["c", "a"]  # the used one stays as a last resort
+    few = assign_footage([[item("x"), item("y")]] * 5)  # fewer items than scenes: they take turns
+    assert [c[0][1].key for c in few] == ["x", "y", "x", "y", "x"]
 
 
 @pytest.fixture(scope="module")
