@@ -156,7 +156,8 @@ async def _round(base: str, number: int, jobs: int, clients: int, duration: floa
             results = await asyncio.wait_for(asyncio.gather(*(_client(http, j, d, k) for j, d, k in plan)), timeout)
         except TimeoutError:
             return {"round": number, "jobs": jobs, "clients": clients, "jobs_done": 0, "videos": 0,
-                    "events_delivered": 0, "events_per_job": [], "reconnects": 0, "submit_seconds": 0,
+                    "events_delivered": 0, "events_per_job": [], "events_expected": -1, "reconnects": 0,
+                    "submit_seconds": 0,
                     "seconds": round(time.monotonic() - started, 1),
                     "problems": [f"the clients did not all see their job end within {timeout:.0f} s"]}
         elapsed = time.monotonic() - started
@@ -176,6 +177,7 @@ async def _round(base: str, number: int, jobs: int, clients: int, duration: floa
             "round": number, "jobs": jobs, "clients": clients, "jobs_done": done, "videos": len(sizes),
             "events_delivered": sum(len(r["events"]) for r in results),
             "events_per_job": sorted({len(rs[0]["events"]) for rs in by_job.values()}),
+            "events_expected": sum(len(rs[0]["events"]) * len(rs) for rs in by_job.values()),
             "reconnects": sum(r["reconnects"] for r in results), "submit_seconds": round(submitted, 2),
             "seconds": round(elapsed, 1), "problems": problems,
         }

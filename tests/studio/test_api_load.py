@@ -30,7 +30,7 @@ def test_concurrent_jobs_and_many_streams_lose_nothing_and_memory_stays_flat() -
     for result in figures["rounds"]:
         assert result["problems"] == []
         assert result["jobs_done"] == 3 and result["videos"] == 3
-        assert result["events_delivered"] == 30 * result["events_per_job"][0]
+        assert result["events_delivered"] == result["events_expected"]  # every client got its job's whole log
         assert result["reconnects"] > 0  # some clients dropped and resumed with Last-Event-ID
     assert figures["lost_or_bad_events"] == 0
     assert figures["processes_left"] == []  # aura serve's Prefect runner and its jobs stopped with it
