@@ -1,7 +1,7 @@
 """What a run shows in the Prefect UI: live progress, per-stage metrics, the storyboard and the video.
 
 `RunTracker.start()` opens a run's reporting: a progress artifact (key `aura-progress`) that follows
-the stages' progress reports, weighted by STAGE_WEIGHTS and within a stage by items done; one Prefect
+the stages' progress reports as `tasks.runtime.progress.fold` adds them up; one Prefect
 event per report (tasks/runtime/events.py); and the correlation id in the run's log lines
 (tasks/runtime/correlation.py). `RunTracker.publish()` ends it: progress 100 %, a markdown table of the
 per-stage metrics (`aura-metrics`), the storyboard (`aura-storyboard`) and a link to the video
@@ -172,7 +172,7 @@ def stage_costs(script: Script, pictures: Sequence[SceneImage], providers: Provi
     """US dollars each stage cost this run (a stage served from the cache cost nothing)."""
     cost = spent(script, pictures, providers)
     by_stage = {"llm": "script", "tts": "voice", "images": "visuals"}
-    costs = {stage: 0.0 for stage in STAGE_WEIGHTS}
+    costs: dict[str, float] = {str(stage): 0.0 for stage in STAGE_WEIGHTS}
     for line in cost.lines:
         stage = by_stage[line.capability]
         cached = metrics.get(stage, StageMetrics()).cached
@@ -226,15 +226,17 @@ def _relay(tracker: RunTracker) -> Callable[[Progress], None]:
 class RunTracker:
     """One flow run's progress artifact, stage events and correlation id."""
 
-    def __init__(self, flow_run_id: str, correlation_id: str) -> None:
+    def __init__(self, flow_run_id: str, correlation_id: str, attempt: int = 1) -> None:
         self.flow_run_id = flow_run_id
         self.correlation_id = correlation_id
+        self.attempt = attempt
         self.api_job = False  # started by `aura serve`: the video has a download URL there
         self.progress = RunProgress()
         self.notes: dict[str, str] = {}
         self.artifact_id: UUID | None = None
         self._shown = -1.0
         self._lock = threading.Lock()
+        self._shown_lock = threading.Lock()
         self._listener = _relay(self)
 
     @classmethod
@@ -247,7 +249,7 @@ class RunTracker:
         if ctx is None or ctx.flow_run is None:
             raise RuntimeError("RunTracker.start() must be called inside a flow run")
         flow_run_id = str(ctx.flow_run.id)
-        tracker = cls(flow_run_id, bind_correlation_id(flow_run_id, ctx.flow_run.tags))
+        tracker = cls(flow_run_id, bind_correlation_id(flow_run_id, ctx.flow_run.tags), max(1, ctx.flow_run.run_count))
         tracker.api_job = API_JOB_TAG in (ctx.flow_run.tags or [])
         try:
             created = create_progress_artifact(0.0, key=PROGRESS_KEY, description="0 % · start")
@@ -261,16 +263,18 @@ class RunTracker:
         """Count a report of this run: emit its event and move the progress artifact."""
         if current_flow_run_id() != self.flow_run_id:
             return
-        percentage = self.progress.update(event)
+        with self._lock:  # the numbering and the emitting in one order: readers sort by (attempt, seq)
+            percentage = self.progress.update(event)
+            place = (self.attempt, self.progress.seq)
+            emit_stage_event(event, percentage, self.flow_run_id, self.correlation_id, place)
         if event.state in ("degraded", "failed") and event.message:
             self.notes[event.stage] = event.message
-        emit_stage_event(event, percentage, self.flow_run_id, self.correlation_id)
         self._show(percentage, f"{event.stage}: {event.message}" if event.message else event.stage)
 
     def _show(self, percentage: float, description: str) -> None:
         from prefect.artifacts import update_progress_artifact
 
-        with self._lock:
+        with self._shown_lock:
             if self.artifact_id is None or (int(percentage) <= int(self._shown) and percentage < 100):
                 return
             self._shown = percentage
