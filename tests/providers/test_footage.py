@@ -245,3 +245,16 @@ def test_a_changed_media_folder_is_searched_again(tmp_path: Path) -> None:
     with_sidecar = library.fingerprint()
     make_picture(root / "sub" / "new.png", 64, 48)
     assert len({before, with_sidecar, library.fingerprint()}) == 3
+
+
+def test_api_media_folders_must_be_inside_an_allowed_one(tmp_path: Path) -> None:
+    from providers.images.media_folder import media_folder_allowed
+
+    allowed = tmp_path / "shared"
+    (allowed / "trip").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    (allowed / "escape").symlink_to(tmp_path / "secret")
+    assert media_folder_allowed(str(allowed / "trip"), [allowed])
+    assert not media_folder_allowed(str(allowed / "trip" / ".." / ".." / "secret"), [allowed])
+    assert not media_folder_allowed(str(allowed / "escape"), [allowed])  # a link out of it is followed
+    assert not media_folder_allowed(str(allowed / "trip"), [])  # nothing configured: nothing allowed
