@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
+from tests.studio.conftest import job_processes
 from tests.studio.test_api import TINY, Live, live_api, stream
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +37,14 @@ def _waiting(live: Live, job_id: str, timeout: float = 180) -> dict[str, Any]:
     raise TimeoutError(f"job {job_id} never waited in review")
 
 
+def _runs_a_flow(proc: psutil.Process) -> bool:
+    """A live process of the runner's that runs a flow (not multiprocessing's resource tracker)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(proc.cmdline())
+    except psutil.Error:
+        return False
+
+
 def _task_states(job_id: str, name: str) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -45,6 +55,7 @@ def _task_states(job_id: str, name: str) -> list[str]:
 
 
 def test_a_suspended_job_is_edited_and_approved_through_the_api(live: Live) -> None:
+    since = time.time()
     created = live.http.post("/api/videos/generate", json={**TINY, "review": True})
     assert created.status_code == 202, created.text
     job = created.json()["jobId"]
@@ -54,6 +65,10 @@ def test_a_suspended_job_is_edited_and_approved_through_the_api(live: Live) -> N
     assert scenes and scenes[0]["narration"] in waiting["description"]
     assert "the rest of the run costs" in waiting["description"]
     assert not list((live.home / "runs").glob("*/voice/*")), "nothing is spoken before the approval"
+    deadline = time.monotonic() + 60  # the suspended run's process exits: it holds no runner slot while it waits
+    while alive := [p for p in job_processes(since) if _runs_a_flow(p)]:
+        assert time.monotonic() < deadline, f"the suspended run's process is still alive: {alive}"
+        time.sleep(0.5)
 
     bad = live.http.post(f"/api/videos/{job}/review",
                          json={"decision": "approve", "scenes": [{**scenes[0], "narration": "[pause]"}]})
