@@ -214,7 +214,8 @@ def given_script(data: dict[str, Any] | Script) -> Script:
             if isinstance(scene, dict) and isinstance(scene.get("narration"), str):
                 narration = clean_narration(scene["narration"])
                 if not narration:
-                    raise ScriptFileError(f"scene {number}: narration: empty once stage directions are removed")
+                    what = "stage directions only, nothing to speak" if scene["narration"].strip() else "empty"
+                    raise ScriptFileError(f"scene {number}: narration: {what}")
                 scene = {**scene, "narration": narration}
             cleaned.append(scene)
         raw = {**raw, "scenes": cleaned}

@@ -41,7 +41,7 @@ def test_round_trip_keeps_brief_and_scenes(tmp_path: Path) -> None:
     ([SCENES[0], {**SCENES[1], "narration": ""}], "scene 2: narration: "),
     ([SCENES[0], {k: v for k, v in SCENES[1].items() if k != "visual_prompt"}],
      "scene 2: visual_prompt: Field required"),
-    ([{**SCENES[0], "narration": "[music swells] (pause)"}], "scene 1: narration: empty once stage directions"),
+    ([{**SCENES[0], "narration": "[music swells] (pause)"}], "scene 1: narration: stage directions only"),
     ([{**SCENES[0], "colour": "red"}], "scene 1: colour: Extra inputs are not permitted"),
     ([], "scenes: "),
 ])
