@@ -32,6 +32,7 @@ import httpx
 from PIL import Image, ImageDraw
 
 from providers.media.fonts import font_for
+from providers.remote.redaction import scrub
 from tasks.cost import spent
 from tasks.runtime.correlation import bind_correlation_id
 from tasks.runtime.events import RunProgress, current_flow_run_id, emit_stage_event
@@ -299,8 +300,8 @@ class RunTracker:
         ]
         costs = stage_costs(script, pictures, providers, metrics)
         try:
-            create_markdown_artifact(
-                metrics_markdown(video, metrics, costs, self.notes, self.correlation_id), key=METRICS_KEY,
+            create_markdown_artifact(  # its notes quote failures: scrubbed like every log record
+                scrub(metrics_markdown(video, metrics, costs, self.notes, self.correlation_id)), key=METRICS_KEY,
                 description=f"Per-stage metrics of {video.title}")
             if cells:
                 sheet = jpeg_data_uri(contact_sheet(cells))
