@@ -106,7 +106,9 @@ class Settings(BaseSettings):
     tts_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one TTS answer.")
     # --- local neural voices (issue 11)
     kokoro_dir: Path | None = Field(
-        default=None, description="Folder with a Kokoro .onnx model and its voices-*.bin (default: <home>/models/kokoro).")
+        default=None,
+        description="Folder with a Kokoro .onnx model and its voices-*.bin (default: <home>/models/kokoro).",
+    )
     piper_voices: Path | None = Field(
         default=None, description="Folder of Piper voices, NAME.onnx + NAME.onnx.json (default: <home>/models/piper).")
     tts_threads: int | None = Field(

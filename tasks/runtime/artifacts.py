@@ -295,7 +295,10 @@ class RunTracker:
         self._show(100.0, f"Done: {video.title}")
         by_index = {p.index: p for p in pictures}
         cells = [
-            SheetCell(by_index[i].poster or by_index[i].path, s.title, textwrap.shorten(s.narration, 400), by_index[i].degraded)
+            SheetCell(
+                by_index[i].poster or by_index[i].path, s.title, textwrap.shorten(s.narration, 400),
+                by_index[i].degraded,
+            )
             for i, s in enumerate(script.scenes) if i in by_index
         ]
         costs = stage_costs(script, pictures, providers, metrics)
