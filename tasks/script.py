@@ -318,7 +318,7 @@ def script_time_limit() -> tuple[float, str]:
                          "another profile (--profile default or AURA_PROFILE)")
 
 
-@task(name="write_script", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
+@task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retries=PROFILE.retries,
       retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["script"])
 def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
     """Ask the writer named by `llm` (then the configured fallbacks) for a script; a `given` one skips the writer."""

@@ -14,6 +14,7 @@ full path.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from prefect.utilities.hashing import hash_objects
 
 from providers.media.files import file_digest
 
-__all__ = ["OutputsPresent", "Stamp", "fingerprint", "record_outputs", "resumable", "stamp_path"]
+__all__ = ["OutputsPresent", "ProviderCode", "Stamp", "fingerprint", "record_outputs", "resumable", "stamp_path"]
 
 
 def stamp_path(output: Path, folder: Path | None = None) -> Path:
@@ -136,10 +137,41 @@ class OutputsPresent(CachePolicy):
         return hash_objects(*tokens) if tokens else None
 
 
+@functools.cache
+def provider_code_digest(capability: str) -> str:
+    """SHA-256 over the source files of one capability's providers (e.g. every file of `providers/llm`)."""
+    import providers
+
+    folder = Path(providers.__file__).parent / capability
+    digest = hashlib.sha256()
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class ProviderCode(CachePolicy):
+    """The providers' own source: TASK_SOURCE sees only the task, so an upgraded writer would serve old results."""
+
+    capability: str = "llm"
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        return provider_code_digest(self.capability)
+
+
 def resumable(outputs: Callable[[dict[str, Any]], list[Path]] | None = None,
-              stamps: Callable[[dict[str, Any]], Path] | None = None, *, verified: bool = False) -> CachePolicy:
-    """Inputs + task source (no run id, so a new run resumes), plus output stamps when given."""
+              stamps: Callable[[dict[str, Any]], Path] | None = None, *, verified: bool = False,
+              code_of: str | None = None) -> CachePolicy:
+    """Inputs + task source (no run id, so a new run resumes), plus output stamps and the providers' code when given."""
     policy = INPUTS + TASK_SOURCE
+    if code_of is not None:
+        policy = policy + ProviderCode(capability=code_of)
     if outputs is None:
         return policy
     return policy + OutputsPresent(outputs=outputs, stamps=stamps, verified=verified)

@@ -175,3 +175,19 @@ def test_a_verified_policy_trusts_no_file_without_a_record(tmp_path: Path) -> No
     first = policy.compute_key(None, inputs, {})  # type: ignore[arg-type]
     assert Stamp.read(stamp_path(video, stamps)) != Stamp(token="0123456789abcdef")
     assert policy.compute_key(None, inputs, {}) != first  # type: ignore[arg-type]
+
+
+def test_an_upgraded_writer_is_not_served_from_the_cache(monkeypatch) -> None:
+    """TASK_SOURCE sees only the task: the writer's own code is part of the script's key, so an upgrade re-writes."""
+    from tasks.runtime import caching
+    from tasks.script import write_script
+
+    @flow
+    def script_states(brief: Brief) -> list[str]:
+        return [write_script(brief, "local", return_state=True).name for _ in range(2)]
+
+    brief = Brief(topic="An upgraded writer renews its scripts", duration=10)
+    first = script_states(brief)
+    assert first[1] == "Cached"
+    monkeypatch.setattr(caching, "provider_code_digest", lambda capability: "another version of the writer")
+    assert script_states(brief)[0] == "Completed"
