@@ -131,6 +131,23 @@ class ProviderChoices(_Strict):
     renderer: str | None = Field(None, max_length=232, pattern=_SPEC, examples=["ffmpeg"])
 
 
+class ScriptSceneBody(_Strict):
+    """One scene of a given script."""
+
+    title: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    narration: str = Field(min_length=1, max_length=5000, pattern=r"\S", description="What the voice says.")
+    visual_prompt: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="What the scene shows.")
+    queries: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=3,
+                                                                 description="Footage search terms in English.")
+
+
+class ScriptBody(_Strict):
+    """A script to render as it is (the writer is skipped)."""
+
+    title: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    scenes: list[ScriptSceneBody] = Field(min_length=1, max_length=200)
+
+
 class GenerateRequest(_Strict):
     """A video request: the brief, and optionally a voice, a visual style, a length and options."""
 
@@ -148,8 +165,7 @@ class GenerateRequest(_Strict):
     providers: ProviderChoices | None = None
     review: bool = Field(False, description="Stop after the script until it is approved, edited or rejected "
                                             "(GET/POST /api/videos/{jobId}/review, or the Prefect UI).")
-    script: dict[str, Any] | None = Field(None, description="A script to render instead of writing one: "
-                                                            "{title, scenes: [{title, narration, visual_prompt}]}.")
+    script: ScriptBody | None = Field(None, description="A script to render instead of writing one.")
 
     @model_validator(mode="after")
     def _one_duration(self) -> GenerateRequest:
@@ -596,6 +612,9 @@ _REQUEST_FIELD = {
 
 def _field(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if parts[:2] == ["script", "scenes"] and len(parts) > 2 and parts[2].isdigit():
+        # a script's scenes are numbered from 1 for people, as the CLI's script file errors name them
+        return f"script: scene {int(parts[2]) + 1}" + "".join(f": {p}" for p in parts[3:])
     return ".".join(parts)
 
 

@@ -132,7 +132,7 @@ def review_parameters(body: Any) -> dict[str, Any]:
         extra["review"] = True
     if getattr(body, "script", None) is not None:
         try:
-            extra["script"] = given_script(body.script).model_dump(mode="json")
+            extra["script"] = given_script(body.script.model_dump(exclude_none=True)).model_dump(mode="json")
         except ScriptFileError as exc:
             raise JobError(422, "invalid_script", f"script: {exc}") from None
     return extra
