@@ -20,6 +20,7 @@ from providers.media.process import ffmpeg_exe
 from providers.registry import ProviderSpec, missing_dependency
 from providers.settings import Settings
 from tasks.schemas import Brief, Preflight, RenderSpec
+from tasks.scratch import scratch_bytes
 
 __all__ = [
     "BriefError", "check_free_space", "check_home", "check_key", "check_machine", "check_output_folder",
@@ -41,12 +42,6 @@ _NEEDS: dict[str, tuple[str, str, bool]] = {
     "pixabay": ("pixabay_api_key", "PIXABAY_API_KEY", True),
     "pixabay-photos": ("pixabay_api_key", "PIXABAY_API_KEY", True),
 }
-
-# scratch per second of video at 1280×720 (segments, audio, stills, the join): issue 13 measured about
-# 2.1 GB for a 30-minute video; a little more here so that a run never fills the disk on the last scene
-_SCRATCH_PER_SECOND = 1.3e6
-_SCRATCH_FLOOR = 100e6
-
 
 def check_output_path(out: str | os.PathLike[str]) -> Path:
     """The absolute output path, after checking that an MP4 can be written there (nothing is created)."""
@@ -74,13 +69,6 @@ def check_output_folder(out: str | os.PathLike[str], create: bool) -> Path:
     return target
 
 
-def scratch_bytes(brief: Brief, render: RenderSpec) -> int:
-    """Disk a run of this brief needs in its run folder, estimated from its length and frame size."""
-    width, height = render.frame_size(brief.aspect)
-    scale = max(0.25, width * height / (1280 * 720))
-    return int(_SCRATCH_FLOOR + brief.duration * _SCRATCH_PER_SECOND * scale)
-
-
 def _existing(folder: Path) -> Path:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -89,15 +77,14 @@ def _existing(folder: Path) -> Path:
 
 def check_free_space(brief: Brief, render: RenderSpec, run_root: Path, out: Path | None) -> None:
     """Refuse a job whose run folder (scratch) and output folder (the video) would not fit on their disks."""
-    scratch = scratch_bytes(brief, render)
-    video = scratch // 2  # the join copies the segments: the video is about their size, under half the scratch
+    scratch = scratch_bytes(brief, render)  # the run folder's peak, the finished video included
     needs: dict[Path, int] = {}
     where = _existing(run_root.expanduser())
     needs[where] = scratch
     if out is not None:
         target = _existing(out.parent)
-        same_disk = target.stat().st_dev == where.stat().st_dev
-        needs[where if same_disk else target] = needs.get(where if same_disk else target, 0) + video
+        if target.stat().st_dev != where.stat().st_dev:  # the video is copied to another disk: it needs room there
+            needs[target] = scratch // 4  # the finished video is under a quarter of the peak (tasks/scratch.py)
     for folder, need in needs.items():
         free = shutil.disk_usage(folder).free
         if free < need:
