@@ -5,12 +5,9 @@ any Prefect server or SDK is started, so that a front door can refuse with one l
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -119,47 +116,21 @@ def check_key(spec: ProviderSpec, settings: Settings) -> None:
     raise BriefError(f"{spec} needs {variable}: set it in the environment or in .env")
 
 
-def check_voice(spec: ProviderSpec, allow_paths: bool = False) -> None:
+def check_voice(spec: ProviderSpec, allow_paths: bool = False, language: str | None = None) -> None:
     """Refuse a voice its engine does not have (names from the engine's own list, never paths).
 
     `allow_paths` lets a local engine take a voice file named explicitly (the CLI only, never the API).
+    `language`: the brief's language, which picks espeak's voice when the spec names none.
     """
+    from providers.tts.voices import check_voice as engine_check
+
+    chosen = str(spec)
+    if spec.vendor in ("espeak", "local") and not spec.model and language:
+        chosen = f"espeak:{language}"
     try:
-        voices = importlib.import_module("providers.tts.voices")
-    except ImportError:  # no catalogue: espeak's names from its data folder
-        voices = None
-    engine_check: Callable[..., object] | None = getattr(voices, "check_voice", None)
-    if engine_check is not None:
-        try:
-            engine_check(str(spec), allow_paths=allow_paths)
-        except (ConfigurationError, ValueError) as exc:
-            raise BriefError(str(exc)) from exc
-        return
-    if spec.vendor not in ("espeak", "local") or not spec.model:
-        return
-    base, _, variant = spec.model.partition("+")
-    names, variants = _espeak_voices()
-    if base.lower() not in names or (variant and variant.lower() not in variants):
-        close = sorted(v for v in names if v.startswith(base.lower()[:2]))[:8]
-        hint = f"e.g. {', '.join(close)}" if close else "e.g. en, en-us, de, fr"
-        raise BriefError(f"espeak-ng has no voice {spec.model!r}: {hint} (see the espeak-ng voice list)")
-
-
-@functools.cache
-def _espeak_voices() -> tuple[frozenset[str], frozenset[str]]:
-    """espeak-ng's voice identifiers and names, and its variants, read from the wheel's data folder."""
-    import espeakng_loader
-
-    data = Path(espeakng_loader.get_data_path())
-    voices: set[str] = set()
-    for file in (data / "lang").rglob("*"):
-        if file.is_file():
-            voices.add(file.name.lower())
-            for line in file.read_text(errors="replace").splitlines():
-                if line.startswith("name "):
-                    voices.add(line.removeprefix("name ").strip().lower())
-    variants = {f.name.lower() for f in (data / "voices" / "!v").glob("*") if f.is_file()}
-    return frozenset(voices), frozenset(variants)
+        engine_check(chosen, allow_paths=allow_paths)
+    except (ConfigurationError, ValueError) as exc:
+        raise BriefError(str(exc)) from exc
 
 
 def check_provider(spec: ProviderSpec, settings: Settings, allow_paths: bool = False) -> None:

@@ -26,7 +26,14 @@ from pydantic import ValidationError
 from providers.errors import ConfigurationError
 from providers.registry import ProviderSpec, parse_provider
 from providers.settings import Settings, get_settings
-from tasks.preflight import BriefError, check_free_space, check_home, check_output_folder, check_provider
+from tasks.preflight import (
+    BriefError,
+    check_free_space,
+    check_home,
+    check_output_folder,
+    check_provider,
+    check_voice,
+)
 from tasks.schemas import Brief, Providers, RenderSpec
 
 __all__ = [
@@ -183,6 +190,12 @@ def check_ready(request: VideoRequest, names: Mapping[str, str] = CLI_NAMES, set
             check_provider(spec, settings, allow_paths)
         except BriefError as exc:
             raise RequestError(names.get(capability, capability), str(exc)) from None
+    tts = request.specs.get("tts")
+    if tts is not None and tts.vendor in ("espeak", "local") and not tts.model:
+        try:  # no voice named: the brief's language picks espeak's voice, so it must be one espeak speaks
+            check_voice(tts, language=request.brief.language)
+        except BriefError as exc:
+            raise RequestError(names.get("language", "language"), str(exc)) from None
     try:
         check_free_space(request.brief, request.render, settings.runs_dir, request.out)
     except BriefError as exc:

@@ -130,9 +130,9 @@ def test_an_accepted_brief_renders_to_a_valid_video(brief: Brief, render: Render
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "videos" / "v.mp4"
         if not _speaks(brief.language):
-            # FOUND, NOT FIXED HERE (reported): Brief accepts any well-formed language code, but the local voice
-            # refuses one it has no voice for, and only at the voice stage. It is a one-line error and the
-            # user's folder stays empty; refusing it at the door (tasks/requests.check_ready) is the fix.
+            # Brief accepts any well-formed language code; the front doors refuse one espeak has no voice for
+            # before a run (tasks/requests.check_ready), and the flow called directly fails in one line with
+            # the user's folder left empty.
             with pytest.raises(ConfigurationError) as refused:
                 make_video(brief=brief, render=render, out=str(out))
             assert "\n" not in str(refused.value) and "no voice" in str(refused.value)

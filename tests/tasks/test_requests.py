@@ -119,6 +119,15 @@ def test_known_voices_pass(tmp_path: Path) -> None:
         check_ready(build_request({"topic": "b"}, {}, {"tts": voice}), settings=_settings(tmp_path))
 
 
+def test_the_brief_language_must_be_one_the_local_voice_speaks(tmp_path: Path) -> None:
+    """No voice named: espeak speaks the brief's language, so a code it has no voice for is refused at the door."""
+    with pytest.raises(RequestError, match="^--language: .*no voice 'xx'"):
+        check_ready(build_request({"topic": "b", "language": "xx"}), settings=_settings(tmp_path))
+    check_ready(build_request({"topic": "b", "language": "de"}), settings=_settings(tmp_path))
+    # a voice named explicitly is what speaks, whatever the language says
+    check_ready(build_request({"topic": "b", "language": "xx"}, {}, {"tts": "espeak:en"}), settings=_settings(tmp_path))
+
+
 def test_aura_home_must_be_a_folder(tmp_path: Path) -> None:
     (tmp_path / "home").write_text("not a folder")
     with pytest.raises(RequestError, match="^AURA_HOME: .*is a file, not a folder: point AURA_HOME at a folder"):
