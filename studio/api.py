@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from studio import batch_api, review_api, voices_api
 from studio.jobs import Job, JobError, JobEvent, JobManager, parse_job_id
 from studio.retention import EXPIRED_MARK
 from studio.review_api import review_parameters
@@ -544,11 +545,9 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
-    for router in routers:  # the seam for other modules' routes (voices, review, batches)
+    # the voice list, script review and batches live in modules of their own; `routers` adds more
+    for router in (voices_api.router, review_api.router, batch_api.router, *routers):
         app.include_router(router)
-    app.include_router(__import__("studio.voices_api", fromlist=["router"]).router)  # GET /api/voices (issue 11)
-    app.include_router(__import__("studio.review_api", fromlist=["router"]).router)  # /api/videos/{id}/review (15)
-    app.include_router(__import__("studio.batch_api", fromlist=["router"]).router)  # POST /api/batches (issue 15)
 
     # -- middleware (the last added runs first)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst, settings.generate_per_minute,

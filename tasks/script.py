@@ -318,8 +318,10 @@ def script_time_limit() -> tuple[float, str]:
                          "another profile (--profile default or AURA_PROFILE)")
 
 
+# no Prefect timeout: the writer's request itself ends within the stage's time (`script_time_limit`), and a
+# Prefect timeout could not interrupt it when the flow runs in a worker thread (a batch), only warn on every run
 @task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.stage_timeout["script"])
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
     """Ask the writer named by `llm` (then the configured fallbacks) for a script; a `given` one skips the writer."""
     if given is not None:

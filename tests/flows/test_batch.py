@@ -58,11 +58,16 @@ def test_a_bad_file_fails_as_a_whole(tmp_path: Path) -> None:
         load_batch(odd, DRAFT, Providers(), tmp_path)
 
 
-def _flow_runs_tagged(prefix: str) -> list[str]:
+def _flow_runs_tagged(prefix: str, home: Path) -> list[str]:
+    """The item tags of this test's flow runs (the session's Prefect database holds other tests' batches too)."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
+    items = FlowRunFilter(tags=FlowRunFilterTags(any_=[f"{prefix}{n}" for n in range(1, 6)]))
     with get_client(sync_client=True) as client:
-        return [tag for run in client.read_flow_runs(limit=200) for tag in run.tags if tag.startswith(prefix)]
+        runs = [run for run in client.read_flow_runs(flow_run_filter=items, limit=200)
+                if str(run.parameters.get("out", "")).startswith(str(home))]
+    return [tag for run in runs for tag in run.tags if tag.startswith(prefix)]
 
 
 @pytest.mark.e2e
@@ -85,7 +90,7 @@ def test_five_briefs_one_bad_then_a_rerun_renders_only_what_is_missing(aura_home
     assert len(rendered) == 4 and all(v.duration > 5 and v.height == 360 for v in rendered)
     assert {row["status"] for row in full.rows()} >= {"rendered", "done earlier"}
     # one flow run per rendered brief, found by its tag
-    assert sorted(_flow_runs_tagged("aura-batch-item-")) == sorted(
+    assert sorted(_flow_runs_tagged("aura-batch-item-", aura_home)) == sorted(
         ["aura-batch-item-1", "aura-batch-item-2", "aura-batch-item-4", "aura-batch-item-5"])
 
     # the CLI on the finished batch: one line per video, the table, exit 1 because brief 3 has no video

@@ -34,7 +34,8 @@ def test_a_script_that_does_not_fit_the_schema_is_retried(openai_server: FakeOpe
     scenes, words = plan_scenes(BRIEF)
     openai_server.replies.extend([{"title": "T", "scenes": []}, make_script(scenes, words)])
     assert len(write_script.fn(BRIEF, "openai:gpt-4o-mini").scenes) == scenes
-    assert "schema" in openai_server.requests[1].body["messages"][1]["content"]
+    # the retry says what was wrong with the first answer
+    assert "no scenes" in openai_server.requests[1].body["messages"][1]["content"]
 
 
 def test_reference_passages_go_into_the_prompt(openai_server: FakeOpenAI) -> None:

@@ -79,8 +79,8 @@ def test_ffmpeg_stopped_for_cancellation_is_not_retried_and_none_starts_after() 
 def test_ffmpeg_killed_mid_render_the_step_is_retried_and_the_run_finishes(
         step: str, env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out = tmp_path / "videos" / "bees.mp4"
-    # a segment's ffmpeg writes under the run's segments/ folder; the join's writes beside the video
-    marker = "/segments/" if step == "segment" else str(out.parent)
+    # a segment's ffmpeg writes under the run's segments/ folder; the join's under the run's finish/ folder
+    marker = "/segments/" if step == "segment" else "/finish/"
     killed: list[str] = []
     stop = threading.Event()
 
