@@ -56,3 +56,23 @@ def tiny_render():
     from tasks.schemas import RenderSpec
 
     return RenderSpec(resolution="360p", fps=24, quality="draft")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs at a fresh folder, unmounted afterwards (skipped, saying why, where mounting is not allowed)."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    if not shutil.which("mount"):
+        pytest.skip("no `mount` command on this machine")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -9,7 +9,14 @@ import pytest
 from providers.base import VoiceSettings
 from providers.errors import ConfigurationError
 from providers.settings import get_settings
-from tests.providers.voice_models import PIPER_VOICE, gap_offsets, loudness, piper_folder, sentence_gaps
+from tests.providers.voice_models import (
+    PIPER_VOICE,
+    assert_every_word_timed_and_heard,
+    engine_settings,
+    gap_offsets,
+    piper_folder,
+    sentence_gaps,
+)
 
 TEXT = "Dr. Lee counted 1,250 bees in 2024. The hive — warm and loud — hummed. Then, at 9 p.m., it slept!"
 
@@ -18,15 +25,8 @@ TEXT = "Dr. Lee counted 1,250 bees in 2024. The hive — warm and loud — humme
 def piper_env(tmp_path_factory: pytest.TempPathFactory):
     """Settings pointing at the voice's folder, one ONNX thread."""
     root = tmp_path_factory.mktemp("piper")
-    folder = piper_folder(root)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AURA_PIPER_VOICES", str(folder))
-    mp.setenv("AURA_HOME", str(root / "home"))
-    mp.setenv("AURA_TTS_THREADS", "1")
-    get_settings.cache_clear()
-    yield folder
-    mp.undo()
-    get_settings.cache_clear()
+    with engine_settings(root, "AURA_PIPER_VOICES", piper_folder(root)) as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +38,10 @@ def spoken(piper_env: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_speaks_with_a_timing_for_every_word(spoken) -> None:
-    rms, seconds = loudness(spoken.audio_path)
-    assert seconds == pytest.approx(spoken.duration, abs=1e-3)
-    assert not spoken.timings_estimated
-    assert [w.word for w in spoken.words] == TEXT.split()
-    starts = [w.start for w in spoken.words]
-    assert starts == sorted(starts) and all(w.start <= w.end <= spoken.duration for w in spoken.words)
-    for w in spoken.words:
-        if w.word != "—":
-            assert w.end - w.start > 0.05, w
-            assert rms[int(w.start * 100):int(w.end * 100) + 1].max() > 0.01, w
+    assert_every_word_timed_and_heard(spoken, TEXT)
     # '1,250' and '2024' are several spoken words each: one timing per written word, long enough to say them
     by_word = {w.word: w.end - w.start for w in spoken.words}
     assert by_word["1,250"] > 0.8 and by_word["2024."] > 0.6
-    lead, tail = spoken.words[0].start, spoken.duration - spoken.words[-1].end
-    assert lead < 0.5 and tail < 0.8
 
 
 def test_sentence_breaks_are_quiet_and_captions_land_within_100_ms(spoken) -> None:

@@ -12,7 +12,10 @@ import importlib
 import importlib.resources
 import shutil
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,3 +120,36 @@ def gap_offsets(path: Path, gaps: list[tuple[float, float]], tolerance: float = 
         restart = (middle + after[0]) / 100 if len(after) else len(loud) / 100
         offsets += [abs(stop - end), abs(restart - start)]
     return offsets
+
+
+@contextmanager
+def engine_settings(root: Path, variable: str, folder: Path) -> Iterator[Path]:
+    """Settings pointing `variable` at an engine's model folder, one ONNX thread, a home of its own."""
+    from providers.settings import get_settings
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(variable, str(folder))
+    patch.setenv("AURA_HOME", str(root / "home"))
+    patch.setenv("AURA_TTS_THREADS", "1")
+    get_settings.cache_clear()
+    try:
+        yield folder
+    finally:
+        patch.undo()
+        get_settings.cache_clear()
+
+
+def assert_every_word_timed_and_heard(spoken: Any, text: str) -> None:
+    """One timing per written word, in order, inside the audio, each heard where its span says."""
+    rms, seconds = loudness(spoken.audio_path)
+    assert seconds == pytest.approx(spoken.duration, abs=1e-3)
+    assert not spoken.timings_estimated
+    assert [w.word for w in spoken.words] == text.split()
+    starts = [w.start for w in spoken.words]
+    assert starts == sorted(starts) and all(w.start <= w.end <= spoken.duration for w in spoken.words)
+    for w in spoken.words:
+        if w.word != "—":  # a dash has no sound of its own
+            assert w.end - w.start > 0.05, w
+            assert rms[int(w.start * 100):int(w.end * 100) + 1].max() > 0.01, w
+    lead, tail = spoken.words[0].start, spoken.duration - spoken.words[-1].end
+    assert lead < 0.5 and tail < 0.8

@@ -7,8 +7,6 @@ filled so that the run's files fit but the final video does not.
 from __future__ import annotations
 
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,23 +18,6 @@ from tasks.schemas import Brief, RenderSpec
 from tests.resilience.conftest import ffmpeg_under, partials, topic
 
 FREE_KB = 256  # room for the concat list and a few KB of video, not for the whole ~0.8 MB
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MB tmpfs at a fresh folder, unmounted afterwards."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    if not shutil.which("mount"):
-        pytest.skip("no `mount` command on this machine")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _fill(folder: Path, leave_kb: int) -> int:

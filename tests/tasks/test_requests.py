@@ -3,9 +3,6 @@ caller's fields, and everything checkable before a run is refused before it star
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,23 +129,6 @@ def test_aura_home_must_be_a_folder(tmp_path: Path) -> None:
     (tmp_path / "home").write_text("not a folder")
     with pytest.raises(RequestError, match="^AURA_HOME: .*is a file, not a folder: point AURA_HOME at a folder"):
         check_ready(build_request({"topic": "b"}), settings=_settings(tmp_path))
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MB tmpfs at a fresh folder, unmounted afterwards (skipped, saying why, where mounting is not allowed)."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    if not shutil.which("mount"):
-        pytest.skip("no `mount` command on this machine")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_too_little_disk_for_this_job_is_refused_before_the_run(small_disk: Path, tmp_path: Path) -> None:
