@@ -262,7 +262,9 @@ def test_api_keys_and_job_link_tokens(tmp_path: Path) -> None:
 
 
 def test_rate_limits_per_client(tmp_path: Path) -> None:
-    with serve(tmp_path, rate_per_minute=60, rate_burst=5, generate_per_minute=6, generate_burst=2) as http:
+    # refills of one token a minute: on a loaded machine the requests below may take seconds each, and a faster
+    # refill would hand out new tokens between them
+    with serve(tmp_path, rate_per_minute=1, rate_burst=5, generate_per_minute=1, generate_burst=2) as http:
         assert [http.post("/api/videos/generate", json=GOOD).status_code for _ in range(2)] == [202, 202]
         limited = http.post("/api/videos/generate", json=GOOD)
         body = assert_clean_error(limited, 429, "too many new jobs")
