@@ -267,7 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     from prefect.server.api.server import create_app
 
     app: Any = create_app(final=True, ephemeral=args.temporary)
-    uvicorn.run(app, fd=args.fd, log_level="error", lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, log_level="error", lifespan="on", timeout_graceful_shutdown=3)
+    # Not `fd=`: uvicorn takes an inherited fd for a Unix socket, so asyncio would leave Nagle on for every
+    # connection and each keep-alive response would wait ~40 ms for a delayed ACK. This socket knows it is TCP.
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
 
 
 if __name__ == "__main__":

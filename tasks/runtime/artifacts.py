@@ -113,7 +113,7 @@ def contact_sheet(cells: Sequence[SheetCell], *, thumb_width: int | None = None,
         x = pad + (i % columns) * (thumb_width + pad)
         y = pad + (i // columns) * (thumb_height + text_height + pad)
         with Image.open(cell.image) as img:
-            thumb = img.convert("RGB").resize((thumb_width, thumb_height), Image.Resampling.LANCZOS)
+            thumb = img.convert("RGB").resize((thumb_width, thumb_height), Image.Resampling.LANCZOS, reducing_gap=2.0)
         sheet.paste(thumb, (x, y))
         if cell.degraded:
             draw.rectangle((x, y, x + thumb_width - 1, y + thumb_height - 1), outline=(200, 120, 0), width=3)
