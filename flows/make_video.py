@@ -20,6 +20,7 @@ from tasks.runtime.cleanup import sweep_leftovers
 from tasks.runtime.fallback import fallback_summary
 from tasks.runtime.joblock import release_job_hook
 from tasks.runtime.metrics import StageMeter
+from tasks.runtime.profiles import profiled
 from tasks.schemas import Brief, Providers, RenderSpec, Script, Video
 from tasks.script import write_script
 from tasks.timeline import image_digests, segment_plan
@@ -81,7 +82,7 @@ def make_video(
     meter.finish("brief", [brief_state])
 
     meter.start("script", providers.llm, "write_script")
-    script_state = write_script(brief, providers.llm, script, return_state=True)
+    script_state = profiled(write_script)(brief, providers.llm, script, return_state=True)
     script = script_state.result()
     meter.finish("script", [script_state], degraded=script.fallback_reason)
     if review:  # waits for a person; a deployment run is suspended and holds no worker meanwhile
@@ -94,7 +95,7 @@ def make_video(
     width, height = render.frame_size(brief.aspect)
     meter.start("voice", providers.tts, "synthesize_narration")
     meter.start("visuals", providers.images, "generate_scene_image")
-    voice = synthesize_narration.map(
+    voice = profiled(synthesize_narration).map(
         unmapped(run_dir), range(n), [s.narration for s in script.scenes], unmapped(providers.tts),
         unmapped(voice_settings(brief)), total=unmapped(n),
     )
@@ -109,15 +110,15 @@ def make_video(
     meter.start("composition", providers.renderer, "build_timeline", "mix_soundtrack", "render_segment",
                 "finish_video")
     timeline = build_timeline(run_dir, narrations, pictures, render, brief.aspect)
-    soundtrack = mix_soundtrack.submit(run_dir, narrations, render, timeline.duration)
+    soundtrack = profiled(mix_soundtrack).submit(run_dir, narrations, render, timeline.duration)
     plans = [segment_plan(timeline, i) for i in range(n)]
     digests = [image_digests(timeline, i) for i in range(n)]
-    segments = render_segment.map(
+    segments = profiled(render_segment).map(
         unmapped(run_dir), range(n), plans, digests, unmapped(providers.renderer), total=unmapped(n)
     )
     wait(segments)
     soundtrack.wait()
-    finished = finish_video(
+    finished = profiled(finish_video)(
         run_dir, timeline, segments.result(), soundtrack.result(), out, script.title, job,
         sum(x.duration for x in narrations), return_state=True,
     )

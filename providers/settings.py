@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     images: str = Field(default="local", description="Default image spec, e.g. diffusers:stabilityai/sdxl-turbo.")
     renderer: str = Field(default="ffmpeg", description="Segment renderer spec: ffmpeg or moviepy.")
     max_workers: int = Field(default=4, ge=1, le=64, description="Threads for per-scene work.")
-    ffmpeg_timeout: float = Field(default=600.0, gt=0, description="Seconds before one ffmpeg call is killed.")
+    ffmpeg_timeout: float | None = Field(default=None, gt=0, description=(
+        "Seconds before one ffmpeg call is killed (default: the run profile's, 600 s for `default`)."))
     min_free_disk_gb: float = Field(default=1.0, ge=0, description="Free disk the output folder needs.")
     min_free_memory_mb: int = Field(default=512, ge=0, description="Available memory a run needs.")
 

@@ -343,8 +343,8 @@ def generate(
         help="Most USD the run may cost; refused before it starts. (default: AURA_BUDGET or none)",
         show_default=False)] = None,
     profile: Annotated[str | None, typer.Option(
-        help="default, debug (long timeouts, temp files kept, verbose) or quick-demo (short timeouts, "
-             "one retry, template script if the LLM's fails). (default: AURA_PROFILE or default)",
+        help="default, debug (4× the writer's and ffmpeg's time limits) or quick-demo (short limits, one retry, "
+             "the template script if the LLM's fails). (default: AURA_PROFILE or default)",
         show_default=False)] = None,
     script: Annotated[Path | None, typer.Option(
         "--script", help="Render this script file (from `aura script`, edited) instead of writing one.",
@@ -359,7 +359,7 @@ def generate(
     if profile is not None and profile not in PROFILES:
         raise _fail(f"--profile: choose one of {', '.join(PROFILES)} (got {profile!r})")
     if profile is not None:
-        os.environ["AURA_PROFILE"] = profile  # read when the tasks are defined, so before the flow is imported
+        os.environ["AURA_PROFILE"] = profile  # read when the run starts
         get_settings.cache_clear()
     try:
         texts = tuple(p.read_text(errors="replace") for p in reference) if reference else None

@@ -52,6 +52,7 @@ def script_command(
     """Write the script the flow would use for this brief to a JSON file; edit it, then `aura generate --script`."""
     from providers.errors import AuraError
     from tasks.requests import RequestError, build_request
+    from tasks.runtime.profiles import profiled
     from tasks.script import script_file_text, write_script
 
     fields = {"topic": topic, "duration": duration, "aspect": aspect, "audience": audience, "goal": goal,
@@ -71,7 +72,7 @@ def script_command(
     _wait_connected()
     try:
         # the task itself (cached by its inputs): a later `aura generate` of the same brief reuses this script
-        script = write_script(brief, request.providers.llm)
+        script = profiled(write_script)(brief, request.providers.llm)
     except AuraError as exc:
         raise _fail(str(exc), 1) from None
     write_atomically(out.expanduser(), script_file_text(script, brief))

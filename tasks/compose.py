@@ -25,10 +25,10 @@ from providers.media.encoders import choose_encoder
 from providers.media.files import atomic_path, file_digest
 from providers.media.streams import MediaInfo, VideoPackets, concat_audio, join_and_mux, probe, video_packets
 from providers.registry import resolve
-from providers.settings import get_settings
 from tasks.captions import to_srt, to_vtt
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import record_outputs, resumable
+from tasks.runtime.profiles import ffmpeg_timeout
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
@@ -83,12 +83,12 @@ def _soundtrack_outputs(inputs: dict[str, Any]) -> list[Path]:
     return [soundtrack_path(inputs["run_dir"], inputs["narrations"], inputs["render"])]
 
 
-@task(name="mix_soundtrack", cache_policy=resumable(_soundtrack_outputs), persist_result=True, retries=1,
+@task(name="mix_soundtrack", cache_policy=resumable(_soundtrack_outputs), persist_result=True,
       retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def mix_soundtrack(run_dir: str, narrations: list[Narration], render: RenderSpec, length: float) -> Soundtrack:
     """Join the narration, mix in the music (ducked under speech), normalise the loudness, encode AAC."""
     narrations = sorted(narrations, key=lambda n: n.index)
-    timeout = get_settings().ffmpeg_timeout
+    timeout = ffmpeg_timeout()
     track = _narration_track(run_dir, narrations, render.fps)
     # the soundtrack is cut to whole video frames, so audio and video streams end together
     concat_audio([n.audio for n in narrations], track, length=length, timeout=timeout)
@@ -110,13 +110,13 @@ def _segment_outputs(inputs: dict[str, Any]) -> list[Path]:
     return [segment_path(inputs["run_dir"], inputs["index"], inputs["plan"], inputs["digests"], inputs["renderer"])]
 
 
-@task(name="render_segment", cache_policy=resumable(_segment_outputs), persist_result=True, retries=1,
+@task(name="render_segment", cache_policy=resumable(_segment_outputs), persist_result=True,
       retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def render_segment(run_dir: str, index: int, plan: SegmentPlan, digests: tuple[str, ...], renderer: str,
                    total: int = 1) -> Path:
     """Render one scene's video segment with the renderer named by `renderer`."""
     out = segment_path(run_dir, index, plan, digests, renderer)
-    resolve("renderer", renderer, timeout=get_settings().ffmpeg_timeout).render_segment(plan, out)
+    resolve("renderer", renderer, timeout=ffmpeg_timeout()).render_segment(plan, out)
     report("composition", 1, total, f"scene {index + 1} rendered", "item")
     return out
 
@@ -214,7 +214,7 @@ def place_together(files: list[tuple[Path, Path]]) -> None:
 
 
 @task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps, verified=True),
-      persist_result=True, retries=1, retry_delay_seconds=1, retry_condition_fn=retry_transient)
+      persist_result=True, retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
                  title: str, job: str, narration_seconds: float) -> Video:
     """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.
@@ -232,7 +232,7 @@ def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtr
     try:
         staged[target].parent.mkdir(parents=True, exist_ok=True)
         join_and_mux(segments, soundtrack.path, staged[target], keep=keep, fps=timeline.fps, copy_audio=True,
-                     timeout=get_settings().ffmpeg_timeout)
+                     timeout=ffmpeg_timeout())
         info = probe(staged[target])
         problems = check_video(info, timeline, narration_seconds, video_packets(staged[target]), len(segments))
         problems += check_loudness(soundtrack.loudness, timeline)

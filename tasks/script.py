@@ -44,7 +44,6 @@ __all__ = [
 WORDS_PER_MINUTE: dict[Pacing, int] = {Pacing.chill: 130, Pacing.conversational: 150, Pacing.fast: 175}
 SECONDS_PER_SCENE: dict[Density, float] = {Density.sparse: 12.0, Density.balanced: 7.5, Density.dense: 5.0}
 MAX_SCENES = 240
-PROFILE = active_profile()
 
 _DIRECTIONS = re.compile(r"\[[^\]]*\]|\*\*?[^*]+\*\*?|\((?:pause|music|sfx|beat|laughs?|sighs?)[^)]*\)", re.I)
 _LABELS = re.compile(r"^\s*(?:scene|narrator|voice[- ]?over|vo)\s*\d*\s*[:.\-–]\s*", re.I)
@@ -313,15 +312,16 @@ def script_time_limit() -> tuple[float, str]:
     A request that outlived the stage would end in Prefect's TaskRunTimeoutError (a long traceback);
     cut a little shorter, it ends in the writer's own one-line timeout error naming what to change.
     """
-    limit = PROFILE.stage_timeout["script"]
-    return 0.8 * limit, (f"the {PROFILE.name} profile gives the script {limit:g} s; for a slower writer use "
+    profile = active_profile()
+    limit = profile.script_timeout
+    return 0.8 * limit, (f"the {profile.name} profile gives the script {limit:g} s; for a slower writer use "
                          "another profile (--profile default or AURA_PROFILE)")
 
 
 # no Prefect timeout: the writer's request itself ends within the stage's time (`script_time_limit`), and a
 # Prefect timeout could not interrupt it when the flow runs in a worker thread (a batch), only warn on every run
-@task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
+@task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retry_delay_seconds=0,
+      retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
     """Ask the writer named by `llm` (then the configured fallbacks) for a script; a `given` one skips the writer."""
     if given is not None:
@@ -331,7 +331,7 @@ def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
         outcome = with_fallback("llm", chain, lambda writer, spec: draft_script(writer, brief, spec),
                                 time_limit=script_time_limit())
     except InvalidOutputError as exc:
-        if not PROFILE.template_on_invalid_script or "local" in chain:
+        if not active_profile().template_on_invalid_script or "local" in chain:
             raise
         # quick-demo: a demo must not die on a bad LLM answer; the template writer never fails validation
         script = draft_script(resolve("llm", "local"), brief, "local")

@@ -35,7 +35,7 @@ from providers.settings import get_settings
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, is_last_attempt, with_fallback
-from tasks.runtime.profiles import active_profile
+from tasks.runtime.profiles import ffmpeg_timeout, profiled
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, SceneVisual, Script
@@ -44,7 +44,6 @@ from tasks.script import WORDS_PER_MINUTE
 __all__ = ["FootageChoice", "assign_footage", "choose_footage", "credits_text", "generate_scene_image", "image_path",
            "image_requests", "scene_visuals", "write_credits"]
 
-PROFILE = active_profile()
 CANDIDATES = 4  # footage items a scene tries (download, check) before its chain's still providers
 
 
@@ -90,8 +89,8 @@ def assign_footage(found: Sequence[Sequence[tuple[str, Footage]]], per_scene: in
     return chosen
 
 
-@task(name="choose_footage", cache_policy=resumable(), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.task_timeout("visuals"))
+@task(name="choose_footage", cache_policy=resumable(), persist_result=True,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def choose_footage(requests: list[ImageRequest], images: str, folders: str = "") -> list[FootageChoice]:
     """Search the chain's footage libraries for every scene and give each scene its own candidates.
 
@@ -157,7 +156,7 @@ def _footage_visual(spec: str, item: Footage, request: ImageRequest, fps: int, p
             conformed = settings.footage_dir / (f"conformed-{file_digest(source)}-{request.width}x{request.height}"
                                                 f"-{fps}.mp4")
             if not conformed.is_file():
-                conform_clip(source, conformed, request.width, request.height, fps, settings.ffmpeg_timeout)
+                conform_clip(source, conformed, request.width, request.height, fps, ffmpeg_timeout())
             source, info = conformed, clip_info(conformed)
         path = _link(source, png.with_suffix(".mp4"))
         width, height, seconds, rate = info.width, info.height, info.video_duration, info.fps
@@ -178,8 +177,8 @@ def _poster(clip: Path, out: Path) -> Path:
     return out
 
 
-@task(name="generate_scene_image", cache_policy=resumable(_outputs), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.task_timeout("visuals"))
+@task(name="generate_scene_image", cache_policy=resumable(_outputs), persist_result=True,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def generate_scene_image(run_dir: str, index: int, request: ImageRequest, images: str,
                          footage: FootageChoice | None = None, total: int = 1, fps: int = 30) -> SceneVisual:
     """Make scene `index`'s visual: its footage candidates, then the chain's still providers, then a drawn card."""
@@ -257,9 +256,9 @@ def scene_visuals(run_dir: str, script: Script, brief: Brief, width: int, height
     if not is_footage(images):
         footage: list[FootageChoice | None] = [None] * len(requests)
     else:
-        footage = list(choose_footage(requests, images, _folders_fingerprint(images)))
-    return generate_scene_image.map(unmapped(run_dir), range(len(requests)), requests, unmapped(images), footage,
-                                    total=unmapped(len(requests)), fps=unmapped(fps))
+        footage = list(profiled(choose_footage)(requests, images, _folders_fingerprint(images)))
+    return profiled(generate_scene_image).map(unmapped(run_dir), range(len(requests)), requests, unmapped(images),
+                                              footage, total=unmapped(len(requests)), fps=unmapped(fps))
 
 
 def _folders_fingerprint(images: str) -> str:

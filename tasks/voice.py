@@ -15,7 +15,6 @@ from providers.settings import get_settings
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, with_fallback
-from tasks.runtime.profiles import active_profile
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, Narration, WordTiming
@@ -23,7 +22,6 @@ from tasks.script import WORDS_PER_MINUTE
 
 __all__ = ["AUDIO_SUFFIX", "narration_path", "synthesize_narration", "voice_settings"]
 
-PROFILE = active_profile()
 
 # the container each voice vendor writes; anything else writes WAV
 AUDIO_SUFFIX: dict[str, str] = {"elevenlabs": ".mp3", "openai": ".mp3"}
@@ -51,8 +49,8 @@ def clamp_words(words: tuple[WordTiming, ...], duration: float) -> tuple[WordTim
     return tuple(out)
 
 
-@task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True, retries=PROFILE.retries,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient, timeout_seconds=PROFILE.task_timeout("voice"))
+@task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def synthesize_narration(run_dir: str, index: int, text: str, tts: str, voice: VoiceSettings,
                          total: int = 1) -> Narration:
     """Speak one scene's narration; its duration is measured from the audio itself."""

@@ -1,64 +1,54 @@
 """Run profiles: how hard Aura tries and how long it waits, chosen with AURA_PROFILE (or --profile).
 
-| profile | retries | timeouts | temp files | logs | an invalid LLM script |
-|---|---|---|---|---|---|
-| default | 2 per stage | generous | removed | INFO | fails the run |
-| debug | 2 per stage | 4× default | kept | DEBUG | fails the run |
-| quick-demo | 1 | short | removed | INFO | falls back to the template writer |
+| profile | retries per task | the script writer's time | one ffmpeg call | an invalid LLM script |
+|---|---|---|---|---|
+| default | 2 | 900 s | 600 s | fails the run |
+| debug | 2 | 3,600 s | 2,400 s | fails the run |
+| quick-demo | 1 | 60 s | 300 s | falls back to the template writer |
 
-The profile is read when the tasks are defined (import time), so a worker or CLI process picks it
-up from its environment; it is not a flow parameter and not part of a job's identity.
+The profile is read when a run starts, from the environment of the process that runs it (a CLI command,
+a runner's flow-run process): the flow gives its tasks the profile's retries with `profiled`, and the
+script task reads its time limit inside. It is not a flow parameter and not part of a job's identity.
 
-Task timeouts: Prefect enforces `timeout_seconds` only in the thread that runs the flow. Mapped tasks run
-in the task runner's worker threads, where a timeout cannot interrupt the blocking call (a TTS request, an
-ffmpeg render): it fires only after the call has returned, failing work that did finish, and Prefect warns
-"Timeout of … seconds configured … running in a worker thread" for every such task run. So `task_timeout`
-gives those stages no task timeout; each of their calls is bounded where it blocks instead (the vendors'
-request timeouts AURA_TTS_TIMEOUT / AURA_IMAGE_TIMEOUT, the ffmpeg timeout that kills the process).
+No stage has a Prefect task timeout: Prefect enforces `timeout_seconds` only in the thread that runs the
+flow, and per-scene tasks run in the task runner's threads, where a timeout cannot interrupt a blocking
+call (a TTS request, an ffmpeg render) and only warns on every run. Each call is bounded where it blocks
+instead: the writer's and vendors' request timeouts and the ffmpeg timeout, which kills the process.
 """
 
 from __future__ import annotations
 
+from typing import ParamSpec, TypeVar
+
+from prefect import Task
 from pydantic import BaseModel, ConfigDict
 
 from providers.errors import ConfigurationError
 from providers.settings import get_settings
 
-__all__ = ["PROFILES", "THREADED_STAGES", "Profile", "active_profile"]
+__all__ = ["PROFILES", "Profile", "active_profile", "ffmpeg_timeout", "profiled"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Profile(BaseModel):
-    """Retries, timeouts and leniency for one kind of run."""
+    """Retries, time limits and leniency for one kind of run."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     retries: int
-    stage_timeout: dict[str, float]
-    run_timeout: float
+    script_timeout: float
     ffmpeg_timeout: float
-    keep_temp: bool = False
-    log_level: str = "INFO"
     template_on_invalid_script: bool = False
 
-    def task_timeout(self, stage: str) -> float | None:
-        """`timeout_seconds` for a stage's tasks: none where Prefect could not enforce it (worker threads)."""
-        return None if stage in THREADED_STAGES else self.stage_timeout[stage]
-
-
-# stages whose tasks are mapped onto worker threads (see the module's docstring)
-THREADED_STAGES = frozenset({"voice", "visuals", "composition"})
-
-_DEFAULT_TIMEOUTS = {"brief": 120.0, "script": 900.0, "voice": 900.0, "visuals": 3600.0, "composition": 3600.0}
 
 PROFILES: dict[str, Profile] = {
-    "default": Profile(name="default", retries=2, stage_timeout=_DEFAULT_TIMEOUTS, run_timeout=6 * 3600,
-                       ffmpeg_timeout=600),
-    "debug": Profile(name="debug", retries=2, stage_timeout={k: v * 4 for k, v in _DEFAULT_TIMEOUTS.items()},
-                     run_timeout=24 * 3600, ffmpeg_timeout=2400, keep_temp=True, log_level="DEBUG"),
-    "quick-demo": Profile(name="quick-demo", retries=1,
-                          stage_timeout={"brief": 30, "script": 60, "voice": 120, "visuals": 300, "composition": 600},
-                          run_timeout=900, ffmpeg_timeout=300, template_on_invalid_script=True),
+    "default": Profile(name="default", retries=2, script_timeout=900, ffmpeg_timeout=600),
+    "debug": Profile(name="debug", retries=2, script_timeout=3600, ffmpeg_timeout=2400),
+    "quick-demo": Profile(name="quick-demo", retries=1, script_timeout=60, ffmpeg_timeout=300,
+                          template_on_invalid_script=True),
 }
 
 
@@ -68,3 +58,13 @@ def active_profile() -> Profile:
     if name not in PROFILES:
         raise ConfigurationError(f"unknown profile {name!r}: set AURA_PROFILE to one of {', '.join(PROFILES)}")
     return PROFILES[name]
+
+
+def profiled(task: Task[P, R]) -> Task[P, R]:
+    """`task` with the active profile's retries, for this run."""
+    return task.with_options(retries=active_profile().retries)
+
+
+def ffmpeg_timeout() -> float:
+    """Seconds before one ffmpeg call is killed: AURA_FFMPEG_TIMEOUT, else the profile's."""
+    return get_settings().ffmpeg_timeout or active_profile().ffmpeg_timeout

@@ -35,7 +35,7 @@ QUICK_DEMO_HANG = """
 import runpy, sys
 from tasks.runtime import profiles
 quick = profiles.PROFILES["quick-demo"]  # the stage gets 5 s instead of 60: the same path, quicker
-profiles.PROFILES["quick-demo"] = quick.model_copy(update={"stage_timeout": {**quick.stage_timeout, "script": 5.0}})
+profiles.PROFILES["quick-demo"] = quick.model_copy(update={"script_timeout": 5.0})
 sys.argv = ["aura", *sys.argv[1:]]
 runpy.run_module("studio.cli", run_name="__main__")
 """
