@@ -146,13 +146,10 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
     try:
         prefect_url = prefect_server.start()
         os.environ["PREFECT_API_URL"] = prefect_url  # the runner's job processes talk to this server too
-        # the jobs' video artifacts link to the API's download URL (tasks/runtime/artifacts.py)
+        # the jobs' video artifacts link to the API's download URL (tasks/runtime/artifacts.video_url); set
+        # AURA_PUBLIC_URL yourself when the API is reached through a proxy or another name
         public = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
         os.environ.setdefault("AURA_PUBLIC_URL", f"http://{public}:{port}")
-        # the jobs' video artifact links to the download URL here (tasks/runtime/artifacts.video_url); set it
-        # yourself when the API is reached through a proxy or another name
-        local = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
-        os.environ.setdefault("AURA_PUBLIC_URL", f"http://{local}:{port}")
         if not settings.deployment:
             runner = JobRunner(limit=settings.max_jobs)
             runner.start()
