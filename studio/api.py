@@ -575,6 +575,11 @@ def allowed_vendors(configured: str, defaults: dict[str, str]) -> dict[str, list
     return allowed
 
 
+# the brief must say something: one character that is not whitespace as Python's str.split sees it (the
+# server's test; all of it lies in the BMP), not as JSON Schema's ECMA `\S` does (U+0085 differs)
+_SAYS_SOMETHING = "[^" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
+
+
 def _tighten(schema: dict[str, Any], allowed: dict[str, list[str]], max_duration: float) -> dict[str, Any]:
     """Write the server's own limits into the OpenAPI schema, so that what it documents is what it accepts."""
     parts = schema.get("components", {}).get("schemas", {})
@@ -587,7 +592,7 @@ def _tighten(schema: dict[str, Any], allowed: dict[str, list[str]], max_duration
     request = parts.get("GenerateRequest", {})
     props = request.get("properties", {})
     for option in props.get("brief", {}).get("anyOf", [props.get("brief", {})]):
-        option["pattern"] = r"\S"  # the brief must say something
+        option["pattern"] = _SAYS_SOMETHING
     for option in props.get("voiceId", {}).get("anyOf", []):
         if option.get("type") == "string":
             tts = "|".join(re.escape(v) for v in allowed["tts"])
