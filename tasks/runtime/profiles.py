@@ -18,13 +18,15 @@ instead: the writer's and vendors' request timeouts and the ffmpeg timeout, whic
 
 from __future__ import annotations
 
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from prefect import Task
 from pydantic import BaseModel, ConfigDict
 
 from providers.errors import ConfigurationError
 from providers.settings import get_settings
+
+if TYPE_CHECKING:  # the CLI reads the profile names before a run: importing Prefect would cost it a second
+    from prefect import Task
 
 __all__ = ["PROFILES", "Profile", "active_profile", "ffmpeg_timeout", "profiled"]
 

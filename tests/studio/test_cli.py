@@ -70,6 +70,31 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, args: 
     assert list((tmp_path / "home" / "prefect").iterdir()) == []  # no server was started, no database made
 
 
+REFUSE_AND_LIST_MODULES = """
+import sys
+from studio.cli import main
+sys.argv = ["aura", "generate", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print(sorted(m for m in sys.modules if m.split(".")[0] in ("prefect", "torch", "openai", "fastapi")))
+"""
+
+
+@pytest.mark.parametrize("args", [["--duration", "5"], ["--llm", "openai:gpt-4o-mini"], ["--voice", "espeak:nope"],
+                                  ["--profile", "quick-demo", "--out", "{tmp}/missing/v.mp4"]])
+def test_a_refusal_imports_no_prefect_and_no_vendor_sdk(tmp_path: Path, args: list[str]) -> None:
+    # what makes a refusal take a third of a second rather than a second and a half
+    args = [a.format(tmp=tmp_path) for a in args]
+    env = {**os.environ, "AURA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    for name in ("PREFECT_API_URL", "OPENAI_API_KEY", "AURA_OPENAI_API_KEY", "AURA_PROFILE"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-c", REFUSE_AND_LIST_MODULES, "bees", *args], capture_output=True,
+                            text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_aura_home_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     (tmp_path / "not-a-folder").write_text("x")
