@@ -28,7 +28,7 @@ from providers.registry import resolve
 from tasks.captions import to_srt, to_vtt
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import record_outputs, resumable
-from tasks.runtime.profiles import ffmpeg_timeout
+from tasks.runtime.profiles import DEFAULT_RETRIES, ffmpeg_timeout
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Aspect, Narration, RenderSpec, SceneImage, Timeline, Video
@@ -84,7 +84,7 @@ def _soundtrack_outputs(inputs: dict[str, Any]) -> list[Path]:
 
 
 @task(name="mix_soundtrack", cache_policy=resumable(_soundtrack_outputs), persist_result=True,
-      retry_delay_seconds=1, retry_condition_fn=retry_transient)
+      retries=DEFAULT_RETRIES, retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def mix_soundtrack(run_dir: str, narrations: list[Narration], render: RenderSpec, length: float) -> Soundtrack:
     """Join the narration, mix in the music (ducked under speech), normalise the loudness, encode AAC."""
     narrations = sorted(narrations, key=lambda n: n.index)
@@ -111,7 +111,7 @@ def _segment_outputs(inputs: dict[str, Any]) -> list[Path]:
 
 
 @task(name="render_segment", cache_policy=resumable(_segment_outputs), persist_result=True,
-      retry_delay_seconds=1, retry_condition_fn=retry_transient)
+      retries=DEFAULT_RETRIES, retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def render_segment(run_dir: str, index: int, plan: SegmentPlan, digests: tuple[str, ...], renderer: str,
                    total: int = 1) -> Path:
     """Render one scene's video segment with the renderer named by `renderer`."""
@@ -214,7 +214,7 @@ def place_together(files: list[tuple[Path, Path]]) -> None:
 
 
 @task(name="finish_video", cache_policy=resumable(_finish_outputs, _finish_stamps, verified=True),
-      persist_result=True, retry_delay_seconds=1, retry_condition_fn=retry_transient)
+      persist_result=True, retries=DEFAULT_RETRIES, retry_delay_seconds=1, retry_condition_fn=retry_transient)
 def finish_video(run_dir: str, timeline: Timeline, segments: list[Path], soundtrack: Soundtrack, out: str,
                  title: str, job: str, narration_seconds: float) -> Video:
     """Join the segments, mux the soundtrack (both without re-encoding), check the result, then move it into place.

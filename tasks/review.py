@@ -140,6 +140,7 @@ def pending_review(flow_run_id: UUID | str) -> PendingReview | None:
     import json
 
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
     from prefect.input.run_input import keyset_from_paused_state
 
     with get_client(sync_client=True) as client:
@@ -147,8 +148,14 @@ def pending_review(flow_run_id: UUID | str) -> PendingReview | None:
         if run.state is None or not run.state.is_paused() or run.state.state_details.run_input_keyset is None:
             return None
         keyset = keyset_from_paused_state(run.state)
-        schema = json.loads(client.read_flow_run_input(run.id, keyset["schema"]))
-        description = json.loads(client.read_flow_run_input(run.id, keyset["description"]))
+        try:
+            schema = json.loads(client.read_flow_run_input(run.id, keyset["schema"]))
+            description = json.loads(client.read_flow_run_input(run.id, keyset["description"]))
+        except PrefectHTTPStatusError as exc:
+            # Prefect records the pause before it stores the form: until then the run waits for nothing yet
+            if exc.response.status_code == 404:
+                return None
+            raise
     defaults = {name: field.get("default") for name, field in schema.get("properties", {}).items()}
     script = Script.model_validate({"title": defaults.get("title"), "scenes": defaults.get("scenes")})
     return PendingReview(flow_run_id=str(run.id), state=run.state.name or "Paused", description=description,

@@ -20,7 +20,7 @@ from tasks.preflight import BriefError
 from tasks.references import reference_block, select_passages, source_title
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, with_fallback
-from tasks.runtime.profiles import active_profile
+from tasks.runtime.profiles import DEFAULT_RETRIES, active_profile
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, Density, Pacing, Script
 
@@ -320,8 +320,8 @@ def script_time_limit() -> tuple[float, str]:
 
 # no Prefect timeout: the writer's request itself ends within the stage's time (`script_time_limit`), and a
 # Prefect timeout could not interrupt it when the flow runs in a worker thread (a batch), only warn on every run
-@task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retry_delay_seconds=0,
-      retry_condition_fn=retry_transient)
+@task(name="write_script", cache_policy=resumable(code_of="llm"), persist_result=True, retries=DEFAULT_RETRIES,
+      retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def write_script(brief: Brief, llm: str, given: Script | None = None) -> Script:
     """Ask the writer named by `llm` (then the configured fallbacks) for a script; a `given` one skips the writer."""
     if given is not None:

@@ -35,7 +35,7 @@ from providers.settings import get_settings
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, is_last_attempt, with_fallback
-from tasks.runtime.profiles import ffmpeg_timeout, profiled
+from tasks.runtime.profiles import DEFAULT_RETRIES, ffmpeg_timeout, profiled
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, SceneVisual, Script
@@ -90,7 +90,7 @@ def assign_footage(found: Sequence[Sequence[tuple[str, Footage]]], per_scene: in
 
 
 @task(name="choose_footage", cache_policy=resumable(), persist_result=True,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
+      retries=DEFAULT_RETRIES, retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def choose_footage(requests: list[ImageRequest], images: str, folders: str = "") -> list[FootageChoice]:
     """Search the chain's footage libraries for every scene and give each scene its own candidates.
 
@@ -178,7 +178,7 @@ def _poster(clip: Path, out: Path) -> Path:
 
 
 @task(name="generate_scene_image", cache_policy=resumable(_outputs), persist_result=True,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
+      retries=DEFAULT_RETRIES, retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def generate_scene_image(run_dir: str, index: int, request: ImageRequest, images: str,
                          footage: FootageChoice | None = None, total: int = 1, fps: int = 30) -> SceneVisual:
     """Make scene `index`'s visual: its footage candidates, then the chain's still providers, then a drawn card."""

@@ -15,6 +15,7 @@ from providers.settings import get_settings
 from tasks.naming import content_key, media_path
 from tasks.runtime.caching import resumable
 from tasks.runtime.fallback import chain_for, with_fallback
+from tasks.runtime.profiles import DEFAULT_RETRIES
 from tasks.runtime.progress import report
 from tasks.runtime.retry import retry_transient
 from tasks.schemas import Brief, Narration, WordTiming
@@ -50,7 +51,7 @@ def clamp_words(words: tuple[WordTiming, ...], duration: float) -> tuple[WordTim
 
 
 @task(name="synthesize_narration", cache_policy=resumable(_outputs), persist_result=True,
-      retry_delay_seconds=0, retry_condition_fn=retry_transient)
+      retries=DEFAULT_RETRIES, retry_delay_seconds=0, retry_condition_fn=retry_transient)
 def synthesize_narration(run_dir: str, index: int, text: str, tts: str, voice: VoiceSettings,
                          total: int = 1) -> Narration:
     """Speak one scene's narration; its duration is measured from the audio itself."""

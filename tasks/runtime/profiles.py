@@ -8,7 +8,9 @@
 
 The profile is read when a run starts, from the environment of the process that runs it (a CLI command,
 a runner's flow-run process): the flow gives its tasks the profile's retries with `profiled`, and the
-script task reads its time limit inside. It is not a flow parameter and not part of a job's identity.
+script task reads its time limit inside. It is not a flow parameter and not part of a job's identity. The
+task decorators carry the default profile's retries (`DEFAULT_RETRIES`, a constant), so that a task called
+on its own, outside the flow, tries as hard as a default run does.
 
 No stage has a Prefect task timeout: Prefect enforces `timeout_seconds` only in the thread that runs the
 flow, and per-scene tasks run in the task runner's threads, where a timeout cannot interrupt a blocking
@@ -28,7 +30,7 @@ from providers.settings import get_settings
 if TYPE_CHECKING:  # the CLI reads the profile names before a run: importing Prefect would cost it a second
     from prefect import Task
 
-__all__ = ["PROFILES", "Profile", "active_profile", "ffmpeg_timeout", "profiled"]
+__all__ = ["DEFAULT_RETRIES", "PROFILES", "Profile", "active_profile", "ffmpeg_timeout", "profiled"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,6 +54,8 @@ PROFILES: dict[str, Profile] = {
     "quick-demo": Profile(name="quick-demo", retries=1, script_timeout=60, ffmpeg_timeout=300,
                           template_on_invalid_script=True),
 }
+
+DEFAULT_RETRIES = PROFILES["default"].retries
 
 
 def active_profile() -> Profile:

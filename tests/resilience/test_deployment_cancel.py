@@ -47,6 +47,14 @@ def _start(stack: PrefectStack, params: dict[str, Any]) -> str:
     return str(stack.post(f"/deployments/{deployment['id']}/create_flow_run", {"parameters": params})["id"])
 
 
+def _ended(process: psutil.Process) -> bool:
+    """The process is gone or a zombie (it can end between two questions)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_cancelling_a_deployment_run_stops_ffmpeg_and_the_run_resumes_later(stack: PrefectStack) -> None:
     out = stack.root / "videos" / "bees.mp4"
     params = {"brief": {"topic": topic("deployment-cancel"), "duration": 20, "density": "sparse"},
@@ -73,7 +81,7 @@ def test_cancelling_a_deployment_run_stops_ffmpeg_and_the_run_resumes_later(stac
         now = time.monotonic() - sent
         if ffmpeg_gone is None and not _ffmpeg_mentioning(root):
             ffmpeg_gone = now
-        if engine_gone is None and (not engine.is_running() or engine.status() == psutil.STATUS_ZOMBIE):
+        if engine_gone is None and _ended(engine):
             engine_gone = now
         if state_seconds is None and _state(stack, flow_run_id) == "CANCELLED":
             state_seconds = now
