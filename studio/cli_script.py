@@ -178,7 +178,12 @@ def _converse(tag: str, stop: threading.Event) -> None:
     from tasks.script import ScriptFileError, given_script, script_file_text
 
     run_id = _wait_for_paused(tag, stop)
-    waiting = pending_review(run_id) if run_id else None
+    waiting = None
+    # Prefect records the pause a moment before it stores the review form: wait for the form
+    while run_id is not None and waiting is None and not stop.is_set():
+        waiting = pending_review(run_id)
+        if waiting is None:
+            stop.wait(0.2)
     if run_id is None or waiting is None:
         return
     err.print(Markdown(waiting.description))
