@@ -25,7 +25,7 @@ from uuid import UUID, uuid4
 
 from studio.retention import ENDED_MARK
 from tasks.runtime.events import progress_from_event
-from tasks.runtime.progress import Progress, RunView, fold
+from tasks.runtime.progress import Progress, RunView, Stage, fold
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -152,6 +152,10 @@ class Job:
         if added:
             self._wake()
 
+    def has_last_report(self) -> bool:
+        """Whether the log holds what a rendered run ends with: composition done, no report held back."""
+        return not self._reports and self.view.stages[Stage.COMPOSITION].status in ("done", "degraded")
+
     def finish(self, status: str, message: str = "", video: str | None = None) -> None:
         """End the log: the terminal event, after every report still held."""
         if self.terminal is not None:
@@ -167,6 +171,8 @@ class Job:
             data = {"status": status, "message": self.terminal["message"], "percentage": self.view.live_percentage}
             self.events.append(JobEvent(len(self.events) + 1, "error", data))
         self._wake()
+        if not self.folder.is_dir():  # a job another API home created: its retention record is not ours
+            return
         record = {"status": status, "video": video, "at": time.time()}
         try:
             (self.folder / ENDED_MARK).write_text(json.dumps(record))
@@ -209,6 +215,13 @@ class Job:
         self._wake()
 
 
+def _flush_interval() -> float:
+    """How long Prefect's event persister may hold an event before storing it (seconds)."""
+    from prefect.settings import get_current_settings
+
+    return float(get_current_settings().server.services.event_persister.flush_interval)
+
+
 class JobManager:
     """Creates, follows, lists and cancels jobs through one deployment; one per API process."""
 
@@ -218,7 +231,8 @@ class JobManager:
         deployment: str,
         *,
         poll_seconds: float = 1.0,
-        events_grace_seconds: float = 4.0,
+        events_grace_seconds: float | None = None,
+        last_event_seconds: float = 120.0,
         pickup_seconds: float | None = 15.0,
         max_queue: int = 20,
         cache_size: int = 256,
@@ -230,7 +244,8 @@ class JobManager:
         self.videos_dir = home / "api" / "videos"
         self.deployment = deployment
         self.poll_seconds = poll_seconds
-        self.events_grace_seconds = events_grace_seconds
+        self.events_grace_seconds = _flush_interval() + 2.0 if events_grace_seconds is None else events_grace_seconds
+        self.last_event_seconds = last_event_seconds
         self.pickup_seconds = pickup_seconds
         self.max_queue = max_queue
         self.cache_size = cache_size
@@ -482,9 +497,16 @@ class JobManager:
         job.update_state(flow_run)
         job.add_reports(await self._reports(job))
         if job.state_type in _TERMINAL:
-            # Prefect stores events in batches: give the run's last ones time to land before closing its log
+            # The run's last events reach Prefect after its end (its process sends them as it exits) and are
+            # stored in batches. A completed run says when they are all in: its composition report. Other
+            # ends have no such mark: their logs close after Prefect's flush interval and a margin.
             ended = flow_run.end_time or datetime.now(UTC)
-            if (datetime.now(UTC) - ended).total_seconds() >= self.events_grace_seconds:
+            waited = (datetime.now(UTC) - ended).total_seconds()
+            if job.state_type == "COMPLETED":
+                complete = job.has_last_report() or waited >= self.last_event_seconds
+            else:
+                complete = waited >= self.events_grace_seconds
+            if complete:
                 job.add_reports(await self._reports(job))
                 self._finish_from_state(job)
             return

@@ -60,7 +60,8 @@ def test_stage_events_of_a_deployment_run_become_its_stream(tmp_path: Path) -> N
 
     home = tmp_path / "home"
     unserved_deployment("played-by-the-test")  # the test plays its runner
-    manager = JobManager(home, "make-video/played-by-the-test", pickup_seconds=None, events_grace_seconds=8)
+    manager = JobManager(home, "make-video/played-by-the-test", pickup_seconds=None,
+                         last_event_seconds=8)  # this played run never composes: its log closes on time
     with serve(home, manager) as http:
         created = http.post("/api/videos/generate", json=TINY).json()
         job_id = created["jobId"]

@@ -106,6 +106,21 @@ def test_a_gap_holds_the_log_until_the_end_and_a_new_attempt_continues_it(tmp_pa
     assert len(job.events) == 4 and job.status == "failed"  # nothing after the end
 
 
+def test_a_completed_runs_log_is_whole_once_composition_is_in_without_a_gap(tmp_path: Path) -> None:
+    """The API closes a completed run's log on this mark, not on a fixed wait (Prefect stores events late)."""
+    ending = [report("composition", 4, 4, "item"), report("composition", 4, 4, "finished")]
+    places = {(1, i + 1): r for i, r in enumerate(RUN + ending)}
+    last = max(places)
+    job = _job(tmp_path)
+    job.add_reports({p: r for p, r in places.items() if p != (1, 2)})
+    assert not job.has_last_report()  # the finish is in, but held behind the missing second report
+    job.add_reports({(1, 2): places[(1, 2)]})
+    assert job.has_last_report()
+    unfinished = _job(tmp_path)
+    unfinished.add_reports({p: r for p, r in places.items() if p != last})
+    assert not unfinished.has_last_report()
+
+
 @pytest.mark.parametrize("text", ["../../etc/passwd", "", "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c1",
                                   "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c100", "0b8e2c1e5a8f4c5e9d436f1d2a7b9c10",
                                   "{0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c10}", "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c1g",
