@@ -124,7 +124,7 @@ from tasks.runtime.cancellation import children_stopped_on_interrupt
 
 @task
 def render() -> None:
-    run_ffmpeg(["-f", "lavfi", "-re", "-i", "sine=d=6", "-f", "null", "-"], timeout=300)
+    run_ffmpeg(["-f", "lavfi", "-re", "-i", "sine=d=120", "-f", "null", "-"], timeout=300)
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def job() -> None:
@@ -140,8 +140,9 @@ def test_a_terminated_flow_run_stops_its_ffmpeg_at_once_inside_children_stopped_
     """SIGTERM is how a worker cancels a flow run: Prefect raises TerminationSignal in the flow's thread,
     then waits for the running tasks. Inside the guard ffmpeg is killed at once, even when the kernel hands
     the signal to another thread than the one Prefect waits in (measured: ffmpeg gone in 0.01 s, exit in
-    1 s). Without the guard the task, and the exit, wait for ffmpeg to finish: 5.6 s for this 6 s ffmpeg,
-    a whole render in a real run. flows/make_video.py runs inside the guard: test_deployment_cancel.py."""
+    1 s). Without the guard the task, and the exit, wait for ffmpeg to finish: the whole 120 s of this
+    real-time ffmpeg, a whole render in a real run; so ffmpeg gone within 60 s proves the kill, at any load.
+    flows/make_video.py runs inside the guard: test_deployment_cancel.py."""
     run = subprocess.Popen([sys.executable, "-c", TERMINATED], env=cli_env, cwd=str(REPO), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -153,13 +154,13 @@ def test_a_terminated_flow_run_stops_its_ffmpeg_at_once_inside_children_stopped_
         [ffmpeg] = ffmpeg_under(run.pid, "sine=")
         started = time.monotonic()
         os.kill(run.pid, signal.SIGTERM)
-        ffmpeg.wait(30)
+        ffmpeg.wait(60)  # psutil.TimeoutExpired: not killed, it would have played its 120 s
         ffmpeg_seconds = time.monotonic() - started
-        run.wait(60)
+        run.wait(90)
         exit_seconds = time.monotonic() - started
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
     print(f"\nSIGTERM in a flow run: ffmpeg gone after {ffmpeg_seconds:.2f} s, process after {exit_seconds:.2f} s")
-    assert ffmpeg_seconds < 2 and exit_seconds < 10
+    assert run.returncode != 0  # terminated, not finished

@@ -90,9 +90,10 @@ def test_429_waits_as_long_as_retry_after_says(openai_fake: FakeOpenAI) -> None:
     assert script.provider == LLM and metrics.retries == 2
     seconds, ms = openai_fake.gaps(CHAT)
     print(f"\n429 Retry-After: 3 -> waited {seconds:.2f} s; 429 Retry-After-Ms: 3500 -> waited {ms:.2f} s")
-    # without the headers the retries would come after 0.8-1.2 s and 1.6-2.4 s
-    assert 3.0 <= seconds <= 3.0 + 2.5, seconds
-    assert 3.5 <= ms <= 3.5 + 2.5, ms
+    # without the headers the retries would come after 0.8-1.2 s and 1.6-2.4 s: no sooner than asked proves
+    # the header was read (no upper bound: a loaded machine only makes the wait longer)
+    assert seconds >= 3.0, seconds
+    assert ms >= 3.5, ms
 
 
 def test_garbage_script_gets_one_repair_then_fails_clearly(openai_fake: FakeOpenAI) -> None:
