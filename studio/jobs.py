@@ -504,6 +504,9 @@ class JobManager:
             waited = (datetime.now(UTC) - ended).total_seconds()
             if job.state_type == "COMPLETED":
                 complete = job.has_last_report() or waited >= self.last_event_seconds
+                if complete and not job.has_last_report():
+                    log.warning("job %s: its last progress events never reached Prefect; ending its log without "
+                                "them", job.job_id)
             else:
                 complete = waited >= self.events_grace_seconds
             if complete:
