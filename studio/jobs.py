@@ -4,8 +4,10 @@ A job is created with `run_deployment(deployment, timeout=0)`; a runner or worke
 deployment executes it in its own process, kills it on cancel, and reports its state to Prefect.
 The job's progress is its `aura.stage.*` Prefect events (tasks/runtime/events.py), ordered by their
 place (attempt, seq) and folded by `tasks.runtime.progress.fold`; its end is the flow run's final
-state. So the event log is a pure function of what Prefect stores: a restarted API rebuilds the same
-log with the same ids. The API keeps only `job.json` per job (what to delete at retention, and what
+state, once the run's last events are in (they reach Prefect after the state, stored in batches):
+for a completed run, its composition report; for any other end, Prefect's flush interval and a
+margin. So the event log is a pure function of what Prefect stores: a restarted API rebuilds the
+same log with the same ids. The API keeps only `job.json` per job (what to delete at retention, and what
 to serve without Prefect) and never runs or kills a process itself.
 """
 
