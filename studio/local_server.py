@@ -4,10 +4,10 @@
 - `aura server start` keeps one running between commands (`start_persistent`): a detached process in its own
   session, its address in PREFECT_HOME/aura-server.json, its log in PREFECT_HOME/aura-server.log; every later
   command finds it (`running_url`) and skips the seconds a server takes to start. `aura server stop` ends it.
-- Otherwise each command runs a temporary server as its own child (`TemporaryServer`), instead of Prefect's
-  ephemeral one, so that it can never outlive the command: the child asks the kernel for SIGTERM when its
-  parent dies (PR_SET_PDEATHSIG) and also watches its parent, and the command stops it at exit. Its output goes
-  to a log file, so the shutdown noise of Prefect's services never reaches the terminal.
+- Otherwise each command (and `aura serve`) runs a temporary server as its own child (`TemporaryServer`),
+  instead of Prefect's ephemeral one, so that it can never outlive the command: the child asks the kernel for
+  SIGTERM when its parent dies (PR_SET_PDEATHSIG) and also watches its parent, and the command stops it at
+  exit. Its output goes to a log file, so the shutdown noise of Prefect's services never reaches the terminal.
 
 The child is `python -m studio.local_server`: uvicorn serving Prefect's `create_app`, like `prefect server start`
 (or like Prefect's own temporary server, with `--temporary`), on a socket the parent bound, so the port is known
@@ -203,12 +203,14 @@ def stop_persistent(timeout: float = 15.0) -> ServerInfo | None:
 class TemporaryServer:
     """A Prefect server for one command, a child that dies with it (see the module's docstring)."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, port: int = 0, append: bool = False) -> None:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._sock = _bound_socket(0)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/api"
-        with log_path.open("wb") as log:  # the last command's server only: it is there to read when one failed
+        self._sock = _bound_socket(port)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        # by default the last command's server only: it is there to read when one failed
+        with log_path.open("ab" if append else "wb") as log:
             self.process: subprocess.Popen[bytes] | None = _spawn(self._sock, log, temporary=True)
         self._sock.close()  # the child holds it now
 

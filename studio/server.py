@@ -11,7 +11,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.local_server import TemporaryServer
 
 __all__ = ["PrefectServer", "RedactTokens", "bind", "run_server", "running_server", "uvicorn_config"]
 
@@ -33,53 +37,56 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class PrefectServer:
-    """The Prefect API `aura serve` uses: PREFECT_API_URL, else `aura server start`'s, else one it starts and keeps up.
+    """The Prefect API `aura serve` uses: PREFECT_API_URL, else `aura server start`'s, else a temporary one it keeps up.
 
-    A server of its own is watched: if it dies, a new one starts on the same port, so the API, the
-    runner and the jobs' processes reconnect to the same URL.
+    The temporary server is `studio.local_server`'s, as for every `aura` command: in its own session, so a
+    terminal's Ctrl-C reaches `aura serve` alone, which cancels its jobs on a server still there to record it
+    and then stops the server. If the server dies, a new one starts on the same port, so the API, the runner
+    and the jobs' processes reconnect to the same URL.
     """
 
-    def __init__(self, check_seconds: float = 2.0, start_timeout: int = 180) -> None:
+    def __init__(self, log_path: Path, check_seconds: float = 2.0, start_timeout: float = 180) -> None:
+        self.log_path = log_path
         self.check_seconds = check_seconds
-        self.start_timeout = start_timeout  # Prefect's 20 s default is too short on a busy 2-core machine
-        self._server: Any = None
+        self.start_timeout = start_timeout  # a fresh database takes a while on a busy 2-core machine
+        self._server: TemporaryServer | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def start(self) -> str:
-        """The API URL; with no PREFECT_API_URL, start the local server now (after our port is bound)."""
+        """The API URL; with none configured or running, start a temporary server now (after our port is bound)."""
         from prefect.settings import PREFECT_API_URL
 
-        url = PREFECT_API_URL.value()
+        from studio.local_server import TemporaryServer, running_url
+
+        url = PREFECT_API_URL.value() or running_url()
         if url:
             return str(url)
-        with contextlib.suppress(ImportError):  # `aura server start`'s server, when one runs
-            from studio.local_server import running_url
-
-            url = running_url()
-            if url:
-                return str(url)
-        from prefect.server.api.server import SubprocessASGIServer
-
-        self._server = SubprocessASGIServer()
-        self._server.start(timeout=self.start_timeout)
+        self._server = TemporaryServer(self.log_path)
+        self._server.wait_ready(self.start_timeout)
         self._watcher = threading.Thread(target=self._watch, name="prefect-server-watch", daemon=True)
         self._watcher.start()
-        return str(self._server.api_url)
+        return self._server.url
 
     def _watch(self) -> None:
+        from studio.local_server import TemporaryServer
+
         while not self._stop.wait(self.check_seconds):
-            process = self._server.server_process
-            if process is not None and process.poll() is not None and not self._stop.is_set():
-                log.error("the Prefect server exited (status %s); starting it again", process.returncode)
-                try:
-                    self._server.running = False
-                    self._server.start(timeout=self.start_timeout)
-                except Exception as exc:  # noqa: BLE001 - keep trying; /healthz answers 503 meanwhile
-                    log.error("could not restart the Prefect server: %s", exc)
+            server = self._server
+            process = server.process if server is not None else None
+            if server is None or process is None or process.poll() is None or self._stop.is_set():
+                continue
+            log.error("the Prefect server exited (status %s); starting it again", process.returncode)
+            try:
+                # started from this thread, the new server gets its parent-death signal when this thread ends:
+                # that is at stop(), which stops the server anyway
+                self._server = TemporaryServer(self.log_path, port=server.port, append=True)
+                self._server.wait_ready(self.start_timeout)
+            except Exception as exc:  # noqa: BLE001 - keep trying; /healthz answers 503 meanwhile
+                log.error("could not restart the Prefect server: %s (see %s)", exc, self.log_path)
 
     def stop(self) -> None:
-        """Stop the local server, if this process started one."""
+        """Stop the temporary server, if this process started one."""
         self._stop.set()
         if self._server is not None:
             self._server.stop()
@@ -141,7 +148,9 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
     # let it happen now, before uvicorn applies its own configuration
     import prefect.main  # noqa: F401
 
-    prefect_server = PrefectServer()
+    from studio.local_server import prefect_home
+
+    prefect_server = PrefectServer(prefect_home() / "aura-serve-server.log")
     runner: JobRunner | None = None
     try:
         prefect_url = prefect_server.start()
