@@ -538,8 +538,12 @@ class JobManager:
             out = Path(job.out) if job.out else None
             job.finish("done", video=str(out) if out is not None and out.is_file() else None)
         else:
-            status = {"CANCELLED": "cancelled", "CRASHED": "crashed"}.get(job.state_type, "failed")
-            job.finish(status, job.state_message or f"the job's flow run ended {job.state_name}")
+            # a crash is a failure to the API's clients (its statuses have no other word); the message says which
+            status = "cancelled" if job.state_type == "CANCELLED" else "failed"
+            message = job.state_message or f"the job's flow run ended {job.state_name}"
+            if job.state_type == "CRASHED":
+                message = f"the job's process crashed: {message}"
+            job.finish(status, message)
 
     async def _reports(self, job: Job) -> dict[Place, Progress]:
         """The run's `aura.stage.*` reports stored in Prefect, by place."""

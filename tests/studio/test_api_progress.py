@@ -121,6 +121,24 @@ def test_a_completed_runs_log_is_whole_once_composition_is_in_without_a_gap(tmp_
     assert not unfinished.has_last_report()
 
 
+@pytest.mark.parametrize(("state", "status"), [("CRASHED", "failed"), ("FAILED", "failed"),
+                                               ("CANCELLED", "cancelled"), ("COMPLETED", "done")])
+def test_every_end_of_a_flow_run_is_a_status_the_api_can_answer(tmp_path: Path, state: str, status: str) -> None:
+    """A crashed run (its runner was stopped) once ended as "crashed", which JobStatus refused: a 500."""
+    from typing import get_args
+
+    from studio.api import JobStatus
+    from studio.jobs import JobManager
+
+    job = _job(tmp_path)
+    job.state_type, job.state_name, job.state_message = state, state.title(), "Execution was aborted"
+    JobManager(tmp_path, "make-video/x")._finish_from_state(job)
+    assert job.status == status and job.status in get_args(JobStatus.model_fields["status"].annotation)
+    assert job.events[-1].kind == ("done" if status == "done" else "error")
+    if state == "CRASHED":
+        assert job.events[-1].data["message"] == "the job's process crashed: Execution was aborted"
+
+
 @pytest.mark.parametrize("text", ["../../etc/passwd", "", "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c1",
                                   "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c100", "0b8e2c1e5a8f4c5e9d436f1d2a7b9c10",
                                   "{0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c10}", "0b8e2c1e-5a8f-4c5e-9d43-6f1d2a7b9c1g",
