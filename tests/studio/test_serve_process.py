@@ -121,3 +121,25 @@ def test_sigterm_stops_aura_serve_and_everything_it_started(tmp_path: Path) -> N
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) is not None
         wait_for(lambda: all_gone(started), 30, "every process aura serve started to end")
+
+
+def test_ctrl_c_stops_aura_serve_quietly_and_a_restart_tells_how_its_job_ended(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole foreground group: the Prefect server (in a session of its own)
+    outlives the runner's shutdown, so nothing prints a traceback; the job is recorded as ended, and the
+    next `aura serve` answers for it (a crashed job once got a 500)."""
+    with aura_serve(tmp_path) as (server, base):
+        created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
+        assert created.status_code == 202, created.text
+        job = created.json()["jobId"]
+        wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
+                 180, "the job to run")
+        started = family(server.pid)
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(timeout=120) in (0, 130)  # 130: 128 + SIGINT, as a shell reports a Ctrl-C
+        wait_for(lambda: all_gone(started), 30, "every process aura serve started to end")
+    output = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in output and "Error" not in output, output[-3000:]
+    with aura_serve(tmp_path) as (_, base):
+        status = httpx.get(f"{base}/api/videos/{job}/status", timeout=30)
+        assert status.status_code == 200, status.text
+        assert status.json()["status"] in ("failed", "cancelled") and status.json()["error"], status.text
