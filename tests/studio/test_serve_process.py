@@ -110,13 +110,19 @@ def test_the_api_outlives_its_prefect_server_and_nothing_outlives_a_sigkill(tmp_
         wait_for(lambda: all_gone(started), 30, "every process aura serve started to end")
 
 
+def running_job(base: str) -> str:
+    """A new job's id, once its process runs."""
+    created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
+    assert created.status_code == 202, created.text
+    job = str(created.json()["jobId"])
+    wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
+             180, "the job to run")
+    return job
+
+
 def test_sigterm_stops_aura_serve_and_everything_it_started(tmp_path: Path) -> None:
     with aura_serve(tmp_path) as (server, base):
-        created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
-        assert created.status_code == 202, created.text
-        job = created.json()["jobId"]
-        wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
-                 180, "the job to run")
+        running_job(base)
         started = family(server.pid)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) is not None
@@ -128,11 +134,7 @@ def test_ctrl_c_stops_aura_serve_quietly_and_a_restart_tells_how_its_job_ended(t
     outlives the runner's shutdown, so nothing prints a traceback; the job is recorded as ended, and the
     next `aura serve` answers for it (a crashed job once got a 500)."""
     with aura_serve(tmp_path) as (server, base):
-        created = httpx.post(f"{base}/api/videos/generate", json=TINY, timeout=60)
-        assert created.status_code == 202, created.text
-        job = created.json()["jobId"]
-        wait_for(lambda: httpx.get(f"{base}/api/videos/{job}/status", timeout=30).json()["status"] == "running",
-                 180, "the job to run")
+        job = running_job(base)
         started = family(server.pid)
         os.killpg(server.pid, signal.SIGINT)
         assert server.wait(timeout=120) in (0, 130)  # 130: 128 + SIGINT, as a shell reports a Ctrl-C
