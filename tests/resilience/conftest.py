@@ -137,7 +137,8 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
     """Every process on the machine whose command line contains `text` (a test's own temp folder)."""
     me = os.getpid()
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+    # name, cmdline and ppid are read once here: asking the process again can fail once it has ended
+    for proc in psutil.process_iter(["pid", "name", "cmdline", "ppid"]):
         try:
             if proc.info["pid"] != me and text in " ".join(proc.info["cmdline"] or []):
                 found.append(proc)

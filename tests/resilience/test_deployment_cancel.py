@@ -4,6 +4,7 @@ and no video at the output path, and a new run of the same parameters resumes fr
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ def stack(tmp_path: Path) -> Iterator[PrefectStack]:
 
 
 def _ffmpeg_mentioning(text: str) -> list[psutil.Process]:
-    return [p for p in processes_mentioning(text) if "ffmpeg" in p.name()]
+    return [p for p in processes_mentioning(text) if "ffmpeg" in (p.info["name"] or "")]
 
 
 def _state(stack: PrefectStack, flow_run_id: str) -> str:
@@ -63,33 +64,36 @@ def test_cancelling_a_deployment_run_stops_ffmpeg_and_the_run_resumes_later(stac
     root = str(stack.aura_home)
 
     deadline = time.monotonic() + 300
-    while not (segments := [p for p in _ffmpeg_mentioning(root) if "/segments/" in " ".join(p.cmdline())]):
+    while not (segments := [p for p in _ffmpeg_mentioning(root) if "/segments/" in " ".join(p.info["cmdline"])]):
         assert _state(stack, flow_run_id) in ("SCHEDULED", "PENDING", "RUNNING"), stack.log("worker-aura-cpu.log")
         assert time.monotonic() < deadline, "composition never started"
         time.sleep(0.01)
     # freeze the renders: the cancel must stop a render that would otherwise go on for a long time
     # (tiny test media renders in about a second, and would simply finish)
     for proc in _ffmpeg_mentioning(root):
-        proc.suspend()
-    engine = psutil.Process(segments[0].ppid())  # the flow run's process, started by the worker
+        with contextlib.suppress(psutil.Error):  # one may have just finished
+            proc.suspend()
+    engine = psutil.Process(segments[0].info["ppid"])  # the flow run's process, started by the worker
     cancelled = stack.cli("flow-run", "cancel", flow_run_id)
     sent = time.monotonic()
     assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
 
     ffmpeg_gone = engine_gone = state_seconds = None
-    while time.monotonic() - sent < 90 and None in (ffmpeg_gone, engine_gone, state_seconds):
+    while time.monotonic() - sent < 120 and None in (ffmpeg_gone, engine_gone, state_seconds):
         now = time.monotonic() - sent
-        if ffmpeg_gone is None and not _ffmpeg_mentioning(root):
-            ffmpeg_gone = now
+        # the flow run's process first: an ffmpeg gone by the time it is seen gone gets the same `now`, so
+        # the order of the two ends is known without a tolerance, however slow each round is under load
         if engine_gone is None and _ended(engine):
             engine_gone = now
+        if ffmpeg_gone is None and not _ffmpeg_mentioning(root):
+            ffmpeg_gone = now
         if state_seconds is None and _state(stack, flow_run_id) == "CANCELLED":
             state_seconds = now
         time.sleep(0.05)
     print(f"\ndeployment cancel: flow-run process gone after {engine_gone} s, ffmpeg after {ffmpeg_gone} s, "
           f"state Cancelled after {state_seconds} s")
     assert engine_gone is not None and ffmpeg_gone is not None and state_seconds is not None
-    assert ffmpeg_gone <= engine_gone + 1.0  # no ffmpeg outlives the flow run's process: no orphans
+    assert ffmpeg_gone <= engine_gone  # no ffmpeg outlives the flow run's process: no orphans
     assert not out.exists()
 
     # a new run with the same parameters resumes: what finished before the cancel is cached
@@ -106,6 +110,7 @@ def test_cancelling_a_deployment_run_stops_ffmpeg_and_the_run_resumes_later(stac
     assert "Completed" in states["render_segment"]  # the frozen segments were rendered again
     assert out.exists() and partials(out.parent, stack.aura_home / "runs") == []
 
-    # the flow kills its ffmpeg as soon as the worker's SIGTERM arrives (tasks.runtime.cancellation),
-    # rather than after the worker's 30 s grace period
-    assert ffmpeg_gone < 10, f"a cancelled deployment run stopped its ffmpeg only after {ffmpeg_gone:.0f} s"
+    # the flow kills its ffmpeg as soon as the worker's SIGTERM arrives (tasks.runtime.cancellation); without
+    # that, the frozen ffmpeg would go only with the worker's SIGKILL after Prefect's 30 s grace period, which
+    # starts after the cancel was sent: under 30 s tells the two apart at any load
+    assert ffmpeg_gone < 30, f"a cancelled deployment run stopped its ffmpeg only after {ffmpeg_gone:.0f} s"
