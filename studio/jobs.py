@@ -505,8 +505,9 @@ class JobManager:
             ended = flow_run.end_time or datetime.now(UTC)
             waited = (datetime.now(UTC) - ended).total_seconds()
             if job.state_type == "COMPLETED":
-                complete = job.has_last_report() or waited >= self.last_event_seconds
-                if complete and not job.has_last_report():
+                last_in = job.has_last_report()
+                complete = last_in or waited >= self.last_event_seconds
+                if complete and not last_in:
                     log.warning("job %s: its last progress events never reached Prefect; ending its log without "
                                 "them", job.job_id)
             else:
