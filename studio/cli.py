@@ -158,15 +158,15 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{':' + where if where else ''}"
 
 
+def _say_cancelled() -> None:
+    err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
+
+
 def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, review: bool = False) -> None:
     """Run the flow for `request`, with Ctrl-C/SIGTERM cancelling cleanly, and print the result."""
     own_server = _connect()
     if not verbose:
         _quiet_prefect()
-    import signal
-    import threading
-    import time
-
     from prefect.exceptions import CancelledRun, FailedRun
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -174,97 +174,31 @@ def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, rev
     from providers.errors import AuraError
     from providers.media.process import kill_all_children
     from studio.cli_script import review_prompt
-    from tasks.runtime.cancellation import children_die_with_me, children_stopped_on_interrupt
+    from tasks.runtime.cancellation import cancelled_by_signals, children_die_with_me
 
     children_die_with_me()  # whatever kills us (SIGKILL included), no server or ffmpeg of ours outlives us
     _wait_connected()
-    grace = 5.0  # seconds Prefect gets to record the run as crashed and wind down before we leave anyway
-    cancelling = threading.Event()
-    cancel_lock = threading.Lock()
-    handled: list[int] = []  # Ctrl-Cs (and SIGTERMs) the main thread has seen
-    exit_code = [130]  # 128 + the signal that stopped the run: 130 for Ctrl-C, 143 for SIGTERM
-    said = threading.Lock()
-
-    def say_cancelled() -> None:
-        if said.acquire(blocking=False):
-            err.print("cancelled: no video was written; run the same command again to resume", soft_wrap=True)
-
-    def leave() -> None:
-        """Stop every child process (ffmpeg, the temporary API server) and exit now."""
-        import psutil
-
-        kill_all_children()
-        children = psutil.Process().children(recursive=True)
-        for child in children:
-            try:
-                child.terminate()
-            except psutil.Error:
-                continue
-        for child in psutil.wait_procs(children, timeout=2)[1]:
-            try:
-                child.kill()
-            except psutil.Error:
-                continue
-        say_cancelled()
-        sys.stderr.flush()
-        os._exit(exit_code[0])
-
-    def leave_after(seconds: float) -> None:
-        # Prefect marks the run crashed and winds its threads down; when it cannot, it would retry for
-        # minutes: leave instead
-        time.sleep(0.5)  # the stopped ffmpeg's tasks remove their temporary files
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-        leave()
-
-    def begin_cancel(number: int) -> None:
-        """Called from a helper thread as soon as Ctrl-C or SIGTERM arrives (ffmpeg is already being killed)."""
-        with cancel_lock:
-            if number not in (signal.SIGINT, signal.SIGTERM) or cancelling.is_set():
-                return
-            cancelling.set()
-            exit_code[0] = 128 + number
-        threading.Thread(target=leave_after, args=(grace,), name="aura-cancel", daemon=True).start()
-
-    def on_interrupt(signum: int, _frame: Any) -> None:
-        # no locks here (the interrupted code may hold them): the work happens in threads
-        if handled:  # a second Ctrl-C does not wait
-            threading.Thread(target=leave, name="aura-cancel-now", daemon=True).start()
-            return
-        handled.append(signum)
-        threading.Thread(target=begin_cancel, args=(signum,), daemon=True).start()
-        raise KeyboardInterrupt
-
-    # SIGTERM (kill, systemd, a container stopping) is a cancel too
     view = ProgressView(err, enabled=not verbose and not review)  # a review talks on the terminal instead
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    previous_term = signal.signal(signal.SIGTERM, on_interrupt)
-    try:
-        # ffmpeg is killed the moment Ctrl-C arrives, whichever thread the kernel hands it to
-        # Heartbeats only feed a server's zombie-run automation, which Aura's own servers do not have; Prefect
-        # joins their thread at the end of every run, which costs up to a second of a cached re-run
-        heartbeats = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None} if own_server else {}
-        with view, children_stopped_on_interrupt(on_signal=begin_cancel), review_prompt(review), \
-                temporary_settings(updates=heartbeats):
-            video = make_video(**request.flow_parameters(), script=script, review=review)
-    except KeyboardInterrupt:
-        kill_all_children()
-        say_cancelled()
-        raise typer.Exit(exit_code[0]) from None
-    except AuraError as exc:
-        if cancelling.is_set():  # a stage that failed because Ctrl-C stopped its ffmpeg
-            say_cancelled()
-            raise typer.Exit(exit_code[0]) from None
-        raise _fail(str(exc), 1) from None
-    except OSError as exc:
-        raise _fail(_os_error(exc), 1) from None
-    except (CancelledRun, FailedRun) as exc:  # rejected in review, or not answered in time
-        raise _fail(f"stopped: {exc}", 1) from None
-    finally:
-        if not cancelling.is_set():
-            signal.signal(signal.SIGINT, previous)
-            signal.signal(signal.SIGTERM, previous_term)
+    # Heartbeats only feed a server's zombie-run automation, which Aura's own servers do not have; Prefect
+    # joins their thread at the end of every run, which costs up to a second of a cached re-run
+    heartbeats = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None} if own_server else {}
+    with cancelled_by_signals(_say_cancelled) as interrupt:
+        try:
+            with view, review_prompt(review), temporary_settings(updates=heartbeats):
+                video = make_video(**request.flow_parameters(), script=script, review=review)
+        except KeyboardInterrupt:
+            kill_all_children()
+            interrupt.announce()
+            raise typer.Exit(interrupt.exit_code) from None
+        except AuraError as exc:
+            if interrupt.cancelled:  # a stage that failed because Ctrl-C stopped its ffmpeg
+                interrupt.announce()
+                raise typer.Exit(interrupt.exit_code) from None
+            raise _fail(str(exc), 1) from None
+        except OSError as exc:
+            raise _fail(_os_error(exc), 1) from None
+        except (CancelledRun, FailedRun) as exc:  # rejected in review, or not answered in time
+            raise _fail(f"stopped: {exc}", 1) from None
     if as_json:
         sys.stdout.write(video.model_dump_json() + "\n")
     else:

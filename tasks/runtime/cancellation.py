@@ -3,6 +3,9 @@
 - `children_stopped_on_interrupt` (and its decorator form for the flow) kills this process's ffmpeg
   children as soon as SIGINT or SIGTERM arrives, so that a cancelled run (Ctrl-C in the CLI, Prefect's
   cancel through a runner or worker) ends in seconds instead of waiting for its renders.
+- `cancelled_by_signals` makes Ctrl-C and SIGTERM a cancel of a command's run: its ffmpeg killed at once, the
+  run interrupted, and the process gone a few seconds later (at once on a second signal) even if Prefect
+  cannot report the end, with every child process stopped.
 - `children_die_with_me` starts a small guardian process that kills every descendant of this process
   once this process is gone, whatever killed it (SIGKILL included): no Prefect server, runner, flow run
   or ffmpeg outlives the command that started it.
@@ -18,12 +21,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
-from typing import IO, ParamSpec, TypeVar
+from typing import IO, Any, ParamSpec, TypeVar
 
 from providers.media.process import kill_all_children
 
-__all__ = ["children_die_with_me", "children_stopped_on_interrupt", "kill_tree", "stops_children_on_interrupt"]
+__all__ = [
+    "Interrupt", "cancelled_by_signals", "children_die_with_me", "children_stopped_on_interrupt", "kill_tree",
+    "stops_children_on_interrupt",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -116,6 +123,96 @@ def stops_children_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+class Interrupt:
+    """What a Ctrl-C or SIGTERM did to a `cancelled_by_signals` block: which signal, and saying so once."""
+
+    def __init__(self, announce: Callable[[], None]) -> None:
+        self.number = 0  # the signal that cancelled the block; 0 while none has
+        self._announce = announce
+        self._said = threading.Lock()
+        self._begun = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether a signal has cancelled the block."""
+        return self.number != 0
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal: 130 for Ctrl-C, 143 for SIGTERM."""
+        return 128 + (self.number or signal.SIGINT)
+
+    def announce(self) -> None:
+        """Tell the user that the run was cancelled (once, whichever thread gets there first)."""
+        if self._said.acquire(blocking=False):
+            self._announce()
+
+    def begin(self, number: int) -> bool:
+        """Record the cancelling signal; True for the first one only."""
+        if number not in (signal.SIGINT, signal.SIGTERM) or not self._begun.acquire(blocking=False):
+            return False
+        self.number = self.number or number
+        return True
+
+
+def _leave(interrupt: Interrupt) -> None:
+    """Stop every child process (ffmpeg, a temporary API server) and end this process now."""
+    import psutil
+
+    kill_all_children()
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    for child in psutil.wait_procs(children, timeout=2)[1]:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    interrupt.announce()
+    sys.stderr.flush()
+    os._exit(interrupt.exit_code)
+
+
+@contextlib.contextmanager
+def cancelled_by_signals(announce: Callable[[], None], grace: float = 5.0) -> Iterator[Interrupt]:
+    """Make Ctrl-C and SIGTERM cancel the block; in the main thread of a command that runs a flow itself.
+
+    The first signal kills ffmpeg at once (whichever thread the kernel hands it to) and raises
+    KeyboardInterrupt in the block: Prefect then records the run as crashed and winds down. When it cannot
+    within `grace` seconds (its API server got the terminal's Ctrl-C too, and it would retry for minutes),
+    or on a second signal, the process stops its children and exits with 128 + the signal, after
+    `announce`. The signal handlers stay in place once a signal came: the process is on its way out.
+    """
+    interrupt = Interrupt(announce)
+
+    def leave_after_grace() -> None:
+        time.sleep(0.5 + grace)  # the stopped ffmpeg's tasks remove their temporary files first
+        _leave(interrupt)
+
+    def begin(number: int) -> None:  # from a helper thread: ffmpeg is already being killed
+        if interrupt.begin(number):
+            threading.Thread(target=leave_after_grace, name="aura-cancel", daemon=True).start()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # no locks here (the interrupted code may hold them): the work happens in threads
+        if handled:  # a second Ctrl-C does not wait
+            threading.Thread(target=_leave, args=(interrupt,), name="aura-cancel-now", daemon=True).start()
+            return
+        handled.append(signum)
+        interrupt.number = interrupt.number or signum  # the exit status is known before the block unwinds
+        threading.Thread(target=begin, args=(signum,), daemon=True).start()
+        raise KeyboardInterrupt
+
+    handled: list[int] = []
+    previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with children_stopped_on_interrupt(on_signal=begin):
+            yield interrupt
+    finally:
+        if not handled and not interrupt.cancelled:
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
 
 def kill_tree(pid: int, grace: float = 3.0) -> None:

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -122,3 +123,47 @@ def test_ctrl_c_or_sigterm_during_composition_stops_everything_and_the_rerun_res
     # resumed: what finished before Ctrl-C came from the cache; the interrupted composition ran again
     assert cached["script"] and cached["voice"] and cached["visuals"] and not cached["composition"], cached
     assert probe(out).video_codec == "h264"
+
+
+@pytest.mark.e2e
+def test_sigterm_stops_a_batch_and_the_rerun_renders_what_is_missing(cli_env: dict[str, str],
+                                                                      tmp_path: Path) -> None:
+    briefs = tmp_path / "briefs.yaml"
+    briefs.write_text(f"- topic: {topic('batch-a')}\n  duration: 10\n  density: sparse\n"
+                      f"- topic: {topic('batch-b')}\n  duration: 10\n  density: sparse\n", encoding="utf-8")
+    videos = Path(cli_env["AURA_HOME"]) / "videos"
+    command = [sys.executable, "-m", "studio.cli", "batch", str(briefs), "--resolution", "360p", "--fps", "24",
+               "--quality", "draft", "--concurrency", "2"]
+    run = subprocess.Popen(command, cwd=REPO, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ffmpeg_under(run.pid, "/segments/"):
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "composition never started"
+            time.sleep(0.01)
+        children = _descendants(run.pid)
+        os.kill(run.pid, signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+    assert run.returncode == 143, stderr[-3000:]
+    assert "cancelled: run the same command again to render what is missing" in stderr
+    assert "Traceback" not in stderr
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"children left: {[(p.pid, p.name()) for p in alive]}"
+    assert processes_mentioning(str(tmp_path)) == []
+    finished = sorted(videos.glob("*.mp4")) if videos.exists() else []
+    for video in finished:  # on a slow machine one video may have finished first: whole, never half-written
+        assert probe(video).video_codec == "h264"
+    assert partials(videos, Path(cli_env["AURA_HOME"]) / "runs") == []
+
+    again = subprocess.run([*command, "--json"], cwd=REPO, env=cli_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads(again.stdout)
+    statuses = [item["status"] for item in summary["items"]]
+    assert statuses.count("done earlier") == len(finished) and statuses.count("rendered") == 2 - len(finished)
+    assert len(list(videos.glob("*.mp4"))) == 2
