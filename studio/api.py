@@ -43,6 +43,7 @@ from studio.security import (
     error_body,
 )
 from studio.sse import job_stream
+from tasks.requests import allowed_vendors
 from tasks.schemas import MAX_DURATION, MIN_DURATION
 
 __all__ = ["ApiSettings", "GenerateRequest", "create_app"]
@@ -385,47 +386,15 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
         )
 
     def build(request: GenerateRequest) -> tuple[Any, Any, Any]:
-        from providers.images.media_folder import media_folder_allowed
-        from tasks.requests import RequestError, build_request, check_ready
+        from tasks.requests import RequestError, request_from_api
 
-        o = request.options
-        duration = request.durationSeconds if request.durationSeconds is not None else (
-            (request.durationMinutes if request.durationMinutes is not None else 1.0) * 60)
-        if duration > settings.max_duration:
-            field = "durationSeconds" if request.durationSeconds is not None else "durationMinutes"
-            raise JobError(422, "invalid_request",
-                           f"{field}: this server makes videos of at most {settings.max_duration:g} seconds")
-        brief_fields = {"topic": request.brief, "duration": round(duration, 3), "visual_style": request.style,
-                        "audience": o.audience, "goal": o.goal, "tone": o.tone, "language": o.language,
-                        "pacing": o.pacing, "density": o.density, "aspect": o.aspect}
-        render_fields = {"resolution": o.resolution, "fps": o.fps, "quality": o.quality, "captions": o.captions,
-                         "motion": o.motion}
-        chosen = dict(defaults)
-        if request.providers is not None:
-            chosen |= {k: v for k, v in request.providers.model_dump().items() if v}
-        if request.voiceId:
-            vendor = defaults["tts"].partition(":")[0]
-            chosen["tts"] = request.voiceId if ":" in request.voiceId else f"{vendor}:{request.voiceId}"
-        for capability, spec in chosen.items():
-            vendor = spec.partition(":")[0].lower()
-            if vendor not in allowed[capability]:
-                field = "voiceId" if capability == "tts" and request.voiceId else f"providers.{capability}"
-                raise JobError(422, "provider_not_allowed",
-                               f"{field}: provider {vendor!r} is not allowed on this server "
-                               f"(allowed: {', '.join(allowed[capability])})")
-            if capability == "images" and vendor == "media" and not media_folder_allowed(
-                    spec.partition(":")[2], aura.media_dirs):
-                raise JobError(422, "media_folder_not_allowed",
-                               "providers.images: that media folder is not one this server reads from "
-                               "(the operator lists them in AURA_MEDIA_DIRS)")
-        names = {**_REQUEST_FIELD, **({"tts": "voiceId"} if request.voiceId else {})}
         try:  # the one vocabulary the CLI shares: checked as far as it can be before anything runs
-            made = build_request(brief_fields, render_fields, chosen, names=names)
-            check_ready(made, names=names)
+            made = request_from_api(request.model_dump(), defaults=defaults, allowed=allowed,
+                                    max_duration=settings.max_duration)
         except RequestError as exc:
-            if exc.field == "AURA_HOME":  # the server's disk, not the request, is the problem
+            if exc.code == "storage":  # the server's disk, not the request, is the problem
                 raise JobError(507, "storage", f"this server cannot take the job now: {exc.message}") from None
-            raise JobError(422, "invalid_request", f"{exc.field}: {_clean(exc.message)}") from None
+            raise JobError(422, exc.code, f"{exc.field}: {_clean(exc.message)}") from None
         return made.brief, made.render, made.providers
 
     # -- routes
@@ -563,18 +532,6 @@ def create_app(settings: ApiSettings | None = None, manager: JobManager | None =
     return app
 
 
-def allowed_vendors(configured: str, defaults: dict[str, str]) -> dict[str, list[str]]:
-    """Per capability, the provider vendors a request may name: configured ones it knows, plus the defaults."""
-    from providers.registry import CAPABILITIES
-
-    wanted = {v.strip().lower() for v in configured.split(",") if v.strip()}
-    allowed = {}
-    for capability, vendors in CAPABILITIES.items():
-        default = defaults[capability].partition(":")[0].lower()
-        allowed[capability] = sorted({v for v in vendors if v in wanted} | {default})
-    return allowed
-
-
 # the brief must say something: one character that is not whitespace as Python's str.split sees it (the
 # server's test; all of it lies in the BMP), not as JSON Schema's ECMA `\S` does (U+0085 differs)
 _SAYS_SOMETHING = "[^" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
@@ -603,15 +560,6 @@ def _tighten(schema: dict[str, Any], allowed: dict[str, list[str]], max_duration
                 option["maximum"] = max_duration / scale
     request["not"] = {"required": ["durationMinutes", "durationSeconds"]}
     return schema
-
-
-_REQUEST_FIELD = {
-    "topic": "brief", "duration": "durationMinutes", "visual_style": "style", "audience": "options.audience",
-    "goal": "options.goal", "tone": "options.tone", "language": "options.language", "pacing": "options.pacing",
-    "density": "options.density", "aspect": "options.aspect", "resolution": "options.resolution",
-    "fps": "options.fps", "quality": "options.quality", "captions": "options.captions", "motion": "options.motion",
-    "llm": "providers.llm", "tts": "providers.tts", "images": "providers.images", "renderer": "providers.renderer",
-}
 
 
 def _field(loc: Any) -> str:

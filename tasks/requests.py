@@ -7,6 +7,8 @@ For every front door:
   (unknown vendor refused); `out` checked. Raises `RequestError` (`.field` in the caller's words, `.message`).
 - `request_from_json(body, names=JSON_NAMES) -> VideoRequest`: the same for a JSON object shaped like the flow's
   parameters: {"brief": {...} or "a topic", "render": {...}, "providers": {...}, "out": "", "budget": null}.
+- `request_from_api(body, defaults=..., allowed=..., max_duration=...) -> VideoRequest`: the same for a
+  POST /api/videos/generate body (`API_NAMES`), with the server's vendor policy and length limit, checked ready.
 - `check_ready(request, names=..., allow_paths=False)`: everything knowable before a run, in milliseconds and
   without Prefect: extras installed, keys set, voice known, free disk for this job (RequestError; CLI exit 2,
   API 4xx). `allow_paths` only for the CLI (a Piper voice file named by the machine's own user).
@@ -37,8 +39,8 @@ from tasks.preflight import (
 from tasks.schemas import Brief, Providers, RenderSpec
 
 __all__ = [
-    "CLI_NAMES", "JSON_NAMES", "RequestError", "VideoRequest", "build_request", "check_ready", "explain",
-    "request_from_json",
+    "API_NAMES", "CLI_NAMES", "JSON_NAMES", "RequestError", "VideoRequest", "allowed_vendors", "build_request",
+    "check_ready", "explain", "request_from_api", "request_from_json",
 ]
 
 CAPABILITIES = ("llm", "tts", "images", "renderer")
@@ -62,13 +64,24 @@ JSON_NAMES: dict[str, str] = {
 }
 
 
-class RequestError(ValueError):
-    """A request that cannot run; `field` is the caller's name for what to fix."""
+# model field -> its place in a POST /api/videos/generate body
+API_NAMES: dict[str, str] = {
+    "topic": "brief", "duration": "durationMinutes", "visual_style": "style",
+    **{name: f"options.{name}" for name in (
+        "audience", "goal", "tone", "language", "pacing", "density", "aspect", "resolution", "fps", "quality",
+        "captions", "motion")},
+    **{name: f"providers.{name}" for name in CAPABILITIES},
+}
 
-    def __init__(self, field: str, message: str) -> None:
+
+class RequestError(ValueError):
+    """A request that cannot run; `field` is the caller's name for what to fix, `code` the kind of refusal."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_request") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -200,3 +213,57 @@ def check_ready(request: VideoRequest, names: Mapping[str, str] = CLI_NAMES, set
         check_free_space(request.brief, request.render, settings.runs_dir, request.out)
     except BriefError as exc:
         raise RequestError(names.get("out", "out") if request.out else "AURA_HOME", str(exc)) from None
+
+
+def allowed_vendors(configured: str, defaults: Mapping[str, str]) -> dict[str, list[str]]:
+    """Per capability, the provider vendors a request may name: configured ones that exist, plus the defaults."""
+    from providers.registry import CAPABILITIES as VENDORS
+
+    wanted = {v.strip().lower() for v in configured.split(",") if v.strip()}
+    return {capability: sorted({v for v in vendors if v in wanted} | {defaults[capability].partition(":")[0].lower()})
+            for capability, vendors in VENDORS.items()}
+
+
+def request_from_api(body: Mapping[str, Any], *, defaults: Mapping[str, str], allowed: Mapping[str, list[str]],
+                     max_duration: float, settings: Settings | None = None) -> VideoRequest:
+    """A checked request from a POST /api/videos/generate body (already schema-valid), under the server's policy.
+
+    `defaults`: the server's provider specs; `allowed`: the vendors a request may name (`allowed_vendors`).
+    Raises RequestError in the body's field names; `code` "provider_not_allowed", "media_folder_not_allowed",
+    "storage" (the server's disk, not the request) or "invalid_request".
+    """
+    from providers.images.media_folder import media_folder_allowed
+
+    settings = settings or get_settings()
+    options = body.get("options") or {}
+    seconds, minutes = body.get("durationSeconds"), body.get("durationMinutes")
+    duration = seconds if seconds is not None else (minutes if minutes is not None else 1.0) * 60
+    if duration > max_duration:
+        raise RequestError("durationSeconds" if seconds is not None else "durationMinutes",
+                           f"this server makes videos of at most {max_duration:g} seconds")
+    brief = {"topic": body.get("brief"), "duration": round(duration, 3), "visual_style": body.get("style"),
+             **{name: options.get(name) for name in ("audience", "goal", "tone", "language", "pacing", "density",
+                                                      "aspect")}}
+    render = {name: options.get(name) for name in ("resolution", "fps", "quality", "captions", "motion")}
+    chosen = dict(defaults) | {k: v for k, v in (body.get("providers") or {}).items() if v}
+    voice = body.get("voiceId")
+    if voice:  # a bare voice is one of the server's own engine
+        chosen["tts"] = voice if ":" in voice else f"{defaults['tts'].partition(':')[0]}:{voice}"
+    names = {**API_NAMES, **({"tts": "voiceId"} if voice else {})}
+    for capability, spec in chosen.items():
+        vendor = spec.partition(":")[0].lower()
+        if vendor not in allowed[capability]:
+            raise RequestError(names[capability], f"provider {vendor!r} is not allowed on this server "
+                               f"(allowed: {', '.join(allowed[capability])})", "provider_not_allowed")
+        if capability == "images" and vendor == "media" and not media_folder_allowed(
+                spec.partition(":")[2], settings.media_dirs):
+            raise RequestError(names[capability], "that media folder is not one this server reads from (the "
+                               "operator lists them in AURA_MEDIA_DIRS)", "media_folder_not_allowed")
+    made = build_request(brief, render, chosen, names=names, settings=settings)
+    try:
+        check_ready(made, names=names, settings=settings)
+    except RequestError as exc:
+        if exc.field == "AURA_HOME":
+            raise RequestError(exc.field, exc.message, "storage") from None
+        raise
+    return made

@@ -149,3 +149,36 @@ def test_providers_refuse_an_unknown_vendor_at_every_door() -> None:
     with pytest.raises(ValidationError, match="unknown tts provider 'nope:x': choose one of"):
         Providers(tts="nope:x")  # the flow's parameters: the run form, `prefect deployment run`, a briefs file
     assert Providers(images="pexels", tts="espeak:en").tts == "espeak:en"
+
+
+def test_an_api_body_becomes_the_same_request_under_the_servers_policy(tmp_path: Path) -> None:
+    from tasks.requests import allowed_vendors, request_from_api
+
+    settings = _settings(tmp_path)
+    defaults = {"llm": "local", "tts": "espeak:en-us", "images": "local", "renderer": "ffmpeg"}
+    allowed = allowed_vendors("local, espeak, cards, ffmpeg, media, nonsuch", defaults)
+    assert allowed["tts"] == ["espeak", "local"] and "nonsuch" not in sum(allowed.values(), [])
+    policy = {"defaults": defaults, "allowed": allowed, "max_duration": 120.0, "settings": settings}
+
+    made = request_from_api({"brief": "bees", "durationSeconds": 30, "voiceId": "en-gb",
+                             "options": {"resolution": "360p", "aspect": "9:16"}}, **policy)  # type: ignore[arg-type]
+    cli = build_request({"topic": "bees", "duration": 30, "aspect": "9:16"}, {"resolution": "360p"},
+                        {"tts": "espeak:en-gb", "llm": "local"}, settings=settings)
+    assert (made.brief, made.render, made.providers) == (cli.brief, cli.render, cli.providers)
+    assert request_from_api({"brief": "bees"}, **policy).brief.duration == 60  # type: ignore[arg-type]
+
+    refusals = [
+        ({"brief": "bees", "durationMinutes": 3}, "durationMinutes", "invalid_request", "at most 120 seconds"),
+        ({"brief": "bees", "voiceId": "elevenlabs:abc"}, "voiceId", "provider_not_allowed", "'elevenlabs' is not"),
+        ({"brief": "bees", "providers": {"llm": "openai:gpt-4o"}}, "providers.llm", "provider_not_allowed",
+         "allowed: local"),
+        ({"brief": "bees", "voiceId": "nosuch"}, "voiceId", "invalid_request", "espeak-ng has no voice 'nosuch'"),
+        ({"brief": " "}, "brief", "invalid_request", "the topic is empty"),
+        ({"brief": "bees", "providers": {"images": f"media:{tmp_path}"}}, "providers.images",
+         "media_folder_not_allowed", "AURA_MEDIA_DIRS"),
+    ]
+    for body, field, code, words in refusals:
+        with pytest.raises(RequestError) as refused:
+            request_from_api(body, **policy)  # type: ignore[arg-type]
+        assert (refused.value.field, refused.value.code) == (field, code), body
+        assert words in refused.value.message, refused.value.message
