@@ -1,23 +1,20 @@
-"""`aura serve`: uvicorn with the API, a Prefect server and a runner; and a server in a thread for tests."""
+"""`aura serve`: uvicorn with the API, a Prefect server and a runner."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import socket
 import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from studio.local_server import TemporaryServer
 
-__all__ = ["PrefectServer", "RedactTokens", "bind", "run_server", "running_server", "uvicorn_config"]
+__all__ = ["PrefectServer", "RedactTokens", "bind", "run_server", "uvicorn_config"]
 
 log = logging.getLogger("aura.api")
 
@@ -177,29 +174,3 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
         if runner is not None:
             runner.stop()  # cancels the jobs in progress: their processes end with the server
         prefect_server.stop()
-
-
-@contextlib.contextmanager
-def running_server(app: Any, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 120) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on host:port (0: a free port); yield its base URL."""
-    import uvicorn
-
-    sock = bind(host, port)
-    port = sock.getsockname()[1]
-    config = uvicorn_config(app, "warning", timeout_graceful_shutdown=2, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError(f"the API server on port {port} did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()

@@ -40,7 +40,7 @@ def live_api(home: Path, deployment: str, **overrides: Any) -> Iterator[Live]:
     """The API under uvicorn on a free loopback port, with AURA_HOME = `home`, sending jobs to `deployment`."""
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     values = {"deployment": deployment, "heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0,
               **overrides}

@@ -31,7 +31,7 @@ TINY: dict[str, Any] = {"brief": "How honeybees communicate", "durationSeconds":
 def serve(home: Path, manager: JobManager | None = None, **overrides: Any) -> Iterator[httpx.Client]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     values = {"heartbeat_seconds": 0.5, "rate_per_minute": 0, "generate_per_minute": 0, **overrides}
     with pytest.MonkeyPatch.context() as patch:

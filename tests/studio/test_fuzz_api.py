@@ -42,7 +42,7 @@ OPERATIONS = [
 def fuzz(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[dict[str, Any]]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     unserved_deployment("no-render")  # NoRender's deployment, which nobody serves
 

@@ -80,7 +80,7 @@ def test_keep_zero_keeps_everything(tmp_path: Path) -> None:
 def test_the_api_applies_the_policy_when_it_starts(tmp_path: Path) -> None:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     old = make_job(tmp_path, "old", "key-old", age_days=10)
     fresh = make_job(tmp_path, "fresh", "key-fresh", age_days=0)

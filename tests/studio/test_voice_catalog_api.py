@@ -23,7 +23,7 @@ def _app(keys: str = "") -> FastAPI:
 
 
 def test_lists_espeak_and_installed_piper_voices_without_server_paths(tmp_path: Path, monkeypatch) -> None:
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     monkeypatch.setenv("AURA_PIPER_VOICES", str(piper_folder(tmp_path)))
     monkeypatch.setenv("AURA_KOKORO_DIR", str(tmp_path / "no-kokoro"))
@@ -44,7 +44,7 @@ def test_lists_espeak_and_installed_piper_voices_without_server_paths(tmp_path: 
 
 
 def test_needs_the_key_when_keys_are_set() -> None:
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     with running_server(_app(keys="sesame")) as base, httpx.Client(base_url=base, timeout=30) as http:
         assert http.get("/api/voices").status_code == 401

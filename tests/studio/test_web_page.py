@@ -28,7 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def live_api(home: Path, deployment: str, **overrides: Any) -> Iterator[str]:
     from providers.settings import get_settings
     from studio.api import ApiSettings, create_app
-    from studio.server import running_server
+    from tests.studio.served import running_server
 
     values = {"deployment": deployment, "heartbeat_seconds": 1, **overrides}
     with pytest.MonkeyPatch.context() as patch:
