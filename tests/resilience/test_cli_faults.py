@@ -68,19 +68,11 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize(("api", "how"), [("temporary-server", "ctrl-c"), ("running-server", "ctrl-c"),
-                                          ("temporary-server", "sigterm")])
-def test_ctrl_c_or_sigterm_during_composition_stops_everything_and_the_rerun_resumes(
-        api: str, how: str, cli_env: dict[str, str], tmp_path: Path) -> None:
-    out = tmp_path / "videos" / "bees.mp4"
-    runs = Path(cli_env["AURA_HOME"]) / "runs"
-    first_env = dict(cli_env)
-    if api == "temporary-server":
-        del first_env["PREFECT_API_URL"]
-    subject = topic(f"{how}-{api}")
-    command = cli(subject, "--out", str(out))
-    run = subprocess.Popen(command, cwd=REPO, env=first_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def _signal_when_composing(command: list[str], env: dict[str, str], how: str,
+                           ) -> tuple[subprocess.Popen[str], str, list[psutil.Process], float]:
+    """Run `command`; once its first segment's ffmpeg runs, send Ctrl-C or SIGTERM. The process, its stderr,
+    its descendants at that moment, and the seconds it took to exit."""
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
@@ -97,12 +89,26 @@ def test_ctrl_c_or_sigterm_during_composition_stops_everything_and_the_rerun_res
             os.kill(run.pid, signal.SIGTERM)  # what `kill`, systemd or a stopping container does: the CLI only
         sent = time.monotonic()
         _, stderr = run.communicate(timeout=60)
-        latency = time.monotonic() - sent
+        return run, stderr, children, time.monotonic() - sent
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
 
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("api", "how"), [("temporary-server", "ctrl-c"), ("running-server", "ctrl-c"),
+                                          ("temporary-server", "sigterm")])
+def test_ctrl_c_or_sigterm_during_composition_stops_everything_and_the_rerun_resumes(
+        api: str, how: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "videos" / "bees.mp4"
+    runs = Path(cli_env["AURA_HOME"]) / "runs"
+    first_env = dict(cli_env)
+    if api == "temporary-server":
+        del first_env["PREFECT_API_URL"]
+    subject = topic(f"{how}-{api}")
+    command = cli(subject, "--out", str(out))
+    run, stderr, children, latency = _signal_when_composing(command, first_env, how)
     print(f"\n{how} ({api}): exit {run.returncode} after {latency:.2f} s; {len(children)} children at the time")
     assert run.returncode == (130 if how == "ctrl-c" else 143), stderr[-3000:]
     assert "cancelled: no video was written; run the same command again to resume" in stderr
@@ -134,22 +140,7 @@ def test_sigterm_stops_a_batch_and_the_rerun_renders_what_is_missing(cli_env: di
     videos = Path(cli_env["AURA_HOME"]) / "videos"
     command = [sys.executable, "-m", "studio.cli", "batch", str(briefs), "--resolution", "360p", "--fps", "24",
                "--quality", "draft", "--concurrency", "2"]
-    run = subprocess.Popen(command, cwd=REPO, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not ffmpeg_under(run.pid, "/segments/"):
-            assert run.poll() is None, run.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "composition never started"
-            time.sleep(0.01)
-        children = _descendants(run.pid)
-        os.kill(run.pid, signal.SIGTERM)
-        _, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait()
-
+    run, stderr, children, _ = _signal_when_composing(command, cli_env, "sigterm")
     assert run.returncode == 143, stderr[-3000:]
     assert "cancelled: run the same command again to render what is missing" in stderr
     assert "Traceback" not in stderr
