@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID, uuid4
 
 from studio.retention import ENDED_MARK
-from tasks.runtime.events import progress_from_event
+from tasks.runtime.events import read_stage_reports
 from tasks.runtime.progress import Progress, RunView, Stage, fold
 
 if TYPE_CHECKING:
@@ -547,38 +547,7 @@ class JobManager:
             job.finish(status, message)
 
     async def _reports(self, job: Job) -> dict[Place, Progress]:
-        """The run's `aura.stage.*` reports stored in Prefect, by place."""
-        from prefect.events.filters import (
-            EventAnyResourceFilter,
-            EventFilter,
-            EventNameFilter,
-            EventOccurredFilter,
-            EventOrder,
-        )
-
-        event_filter = EventFilter(
-            occurred=EventOccurredFilter(since=job.created_at - timedelta(minutes=5),
-                                         until=datetime.now(UTC) + timedelta(minutes=5)),
-            event=EventNameFilter(prefix=["aura.stage."]),
-            any_resource=EventAnyResourceFilter(id=[f"prefect.flow-run.{job.job_id}"]),
-            order=EventOrder.ASC,
-        )
-        page = await self.client.read_events(filter=event_filter, limit=50)
-        events = list(page.events)
-        while page.next_page is not None and len(events) < 5000:
-            page = await self.client.read_events_page(str(page.next_page))
-            events.extend(page.events)
-        reports, unnumbered = {}, 0
-        for event in events:
-            found = progress_from_event(event.event, dict(event.payload or {}), event.occurred.timestamp())
-            if found is None:
-                continue
-            place, report = found
-            if place[1] == 0:  # from a flow that does not number its reports: the server's order (by time)
-                unnumbered += 1
-                place = (0, unnumbered)
-            reports[place] = report
-        return reports
+        return await read_stage_reports(self.client, job.id, since=job.created_at - timedelta(minutes=5))
 
     # -- cancelling
 

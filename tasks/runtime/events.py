@@ -19,13 +19,18 @@ when they arrive in different batches, and a stream must give the same ids on ev
 from __future__ import annotations
 
 import threading
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from tasks.runtime.progress import REPORT_STATES, Progress, RunView, Stage, fold
 
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
+
 __all__ = [
     "EVENT_FOR_STATE", "RunProgress", "current_flow_run_id", "emit_stage_event", "event_name",
-    "progress_from_event", "stage_payload",
+    "progress_from_event", "read_stage_reports", "stage_payload",
 ]
 
 EVENT_FOR_STATE: dict[str, str] = {
@@ -125,3 +130,41 @@ def emit_stage_event(event: Progress, percentage: float, flow_run_id: str, corre
         ],
         payload=stage_payload(event, percentage, flow_run_id, correlation_id, place),
     )
+
+
+async def read_stage_reports(client: PrefectClient, flow_run_id: UUID, since: datetime,
+                             most: int = 5000) -> dict[tuple[int, int], Progress]:
+    """The flow run's reports stored in Prefect so far, by place `(attempt, seq)`.
+
+    Reports of a flow that does not number them (place (0, 0)) are placed in the server's order, by time.
+    """
+    from prefect.events.filters import (
+        EventAnyResourceFilter,
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventOrder,
+    )
+
+    event_filter = EventFilter(
+        occurred=EventOccurredFilter(since=since, until=datetime.now(UTC) + timedelta(minutes=5)),
+        event=EventNameFilter(prefix=["aura.stage."]),
+        any_resource=EventAnyResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+        order=EventOrder.ASC,
+    )
+    page = await client.read_events(filter=event_filter, limit=50)
+    events = list(page.events)
+    while page.next_page is not None and len(events) < most:
+        page = await client.read_events_page(str(page.next_page))
+        events.extend(page.events)
+    reports, unnumbered = {}, 0
+    for event in events:
+        found = progress_from_event(event.event, dict(event.payload or {}), event.occurred.timestamp())
+        if found is None:
+            continue
+        place, report = found
+        if place[1] == 0:
+            unnumbered += 1
+            place = (0, unnumbered)
+        reports[place] = report
+    return reports
