@@ -547,6 +547,7 @@ class JobManager:
             job.finish(status, message)
 
     async def _reports(self, job: Job) -> dict[Place, Progress]:
+        """The run's `aura.stage.*` reports stored in Prefect so far, by place."""
         return await read_stage_reports(self.client, job.id, since=job.created_at - timedelta(minutes=5))
 
     # -- cancelling
