@@ -172,7 +172,6 @@ def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, rev
 
     from flows.make_video import make_video
     from providers.errors import AuraError
-    from providers.media.process import kill_all_children
     from studio.cli_script import review_prompt
     from tasks.runtime.cancellation import cancelled_by_signals, children_die_with_me
 
@@ -186,10 +185,6 @@ def _execute(request: Any, as_json: bool, verbose: bool, script: Any = None, rev
         try:
             with view, review_prompt(review), temporary_settings(updates=heartbeats):
                 video = make_video(**request.flow_parameters(), script=script, review=review)
-        except KeyboardInterrupt:
-            kill_all_children()
-            interrupt.announce()
-            raise typer.Exit(interrupt.exit_code) from None
         except AuraError as exc:
             if interrupt.cancelled:  # a stage that failed because Ctrl-C stopped its ffmpeg
                 interrupt.announce()

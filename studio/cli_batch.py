@@ -117,7 +117,6 @@ def batch_command(
     _connect()
     _quiet_prefect()
     from flows.batch import make_batch, watch_items
-    from providers.media.process import kill_all_children
     from tasks.runtime.cancellation import cancelled_by_signals, children_die_with_me
     from tasks.runtime.progress import add_listener, remove_listener
 
@@ -126,18 +125,13 @@ def batch_command(
     view = BatchView({item.index: item.label for item in items})
     watch_items(view.on_item)
     add_listener(view.on_progress)
-    with cancelled_by_signals(_say_cancelled) as interrupt:
-        try:
-            with Live(view, console=err, refresh_per_second=2, transient=True, auto_refresh=err.is_terminal):
-                summary = make_batch(briefs_file=str(file), render=render, providers=providers,
-                                     concurrency=concurrency)
-        except KeyboardInterrupt:
-            kill_all_children()
-            interrupt.announce()
-            raise typer.Exit(interrupt.exit_code) from None
-        finally:
-            watch_items(view.on_item, remove=True)
-            remove_listener(view.on_progress)
+    try:
+        with cancelled_by_signals(_say_cancelled), Live(view, console=err, refresh_per_second=2, transient=True,
+                                                         auto_refresh=err.is_terminal):
+            summary = make_batch(briefs_file=str(file), render=render, providers=providers, concurrency=concurrency)
+    finally:
+        watch_items(view.on_item, remove=True)
+        remove_listener(view.on_progress)
     if as_json:
         sys.stdout.write(summary.model_dump_json() + "\n")
     err.print(summary_table(summary))

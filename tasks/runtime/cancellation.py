@@ -28,7 +28,7 @@ from typing import IO, Any, ParamSpec, TypeVar
 from providers.media.process import kill_all_children
 
 __all__ = [
-    "Interrupt", "cancelled_by_signals", "children_die_with_me", "children_stopped_on_interrupt", "kill_tree",
+    "Interrupt", "cancelled_by_signals", "children_die_with_me", "children_stopped_on_interrupt",
     "stops_children_on_interrupt",
 ]
 
@@ -157,18 +157,24 @@ class Interrupt:
         return True
 
 
+def _stop_all(processes: list[Any], grace: float) -> None:
+    """SIGTERM every one of `processes` (psutil), then SIGKILL those still alive after `grace` seconds."""
+    import psutil
+
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    for proc in psutil.wait_procs(processes, timeout=grace)[1]:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
 def _leave(interrupt: Interrupt) -> None:
     """Stop every child process (ffmpeg, a temporary API server) and end this process now."""
     import psutil
 
     kill_all_children()
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    for child in psutil.wait_procs(children, timeout=2)[1]:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
+    _stop_all(psutil.Process().children(recursive=True), grace=2)
     interrupt.announce()
     sys.stderr.flush()
     os._exit(interrupt.exit_code)
@@ -182,7 +188,8 @@ def cancelled_by_signals(announce: Callable[[], None], grace: float = 5.0) -> It
     KeyboardInterrupt in the block: Prefect then records the run as crashed and winds down. When it cannot
     within `grace` seconds (its API server got the terminal's Ctrl-C too, and it would retry for minutes),
     or on a second signal, the process stops its children and exits with 128 + the signal, after
-    `announce`. The signal handlers stay in place once a signal came: the process is on its way out.
+    `announce`. An interrupted block ends in SystemExit(128 + the signal), also after `announce`. The signal
+    handlers stay in place once a signal came: the process is on its way out.
     """
     interrupt = Interrupt(announce)
 
@@ -209,30 +216,13 @@ def cancelled_by_signals(announce: Callable[[], None], grace: float = 5.0) -> It
     try:
         with children_stopped_on_interrupt(on_signal=begin):
             yield interrupt
+    except KeyboardInterrupt:
+        interrupt.announce()
+        raise SystemExit(interrupt.exit_code) from None
     finally:
         if not handled and not interrupt.cancelled:
             signal.signal(signal.SIGINT, previous[0])
             signal.signal(signal.SIGTERM, previous[1])
-
-
-def kill_tree(pid: int, grace: float = 3.0) -> None:
-    """SIGTERM `pid`, then SIGKILL it and every descendant still alive after `grace` seconds."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    with contextlib.suppress(psutil.Error):
-        root.terminate()
-    psutil.wait_procs([root], timeout=grace)
-    with contextlib.suppress(psutil.Error):
-        family += root.children(recursive=True)
-    for proc in family:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(family, timeout=5)
 
 
 _guardian: subprocess.Popen[bytes] | None = None
@@ -281,13 +271,7 @@ def _guard(pid: int, pipe: IO[bytes]) -> None:
     for proc in list(family):
         with contextlib.suppress(psutil.Error):
             family += [c for c in proc.children(recursive=True) if c.pid != me]
-    for proc in family:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(family, timeout=3)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
+    _stop_all(family, grace=3)
 
 
 if __name__ == "__main__":
